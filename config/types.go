@@ -1,0 +1,144 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+)
+
+// Message types a robot can send; see ../shared/wecom-robot-api.md.
+const (
+	MsgTypeMarkdown   = "markdown"
+	MsgTypeText       = "text"
+	MsgTypeMarkdownV2 = "markdown_v2"
+)
+
+// Mention strategies: how a responder is matched to a WeCom identity first.
+const (
+	StrategyPhone        = "phone"
+	StrategyMappingTable = "mapping_table"
+)
+
+// DefaultAPIURL is WeCom's group robot webhook endpoint; the robot key goes in ?key=.
+const DefaultAPIURL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+
+// Config is the whole receiver configuration, as loaded from the YAML file.
+type Config struct {
+	Global        GlobalConfig            `yaml:"global"`
+	Templates     []string                `yaml:"templates"`
+	Members       []Member                `yaml:"members"`
+	MappingTables map[string]MappingTable `yaml:"mapping_tables"`
+	Teams         map[string][]string     `yaml:"teams"`
+	Responders    []ResponderRule         `yaml:"responders"`
+	Robots        map[string]*Robot       `yaml:"robots"`
+
+	// members indexes Members by lower-cased email; filled by Load.
+	members map[string]*Member
+}
+
+// GlobalConfig holds the settings shared by every robot.
+type GlobalConfig struct {
+	// APIURL is the WeCom webhook endpoint a robot's key is appended to.
+	APIURL string `yaml:"api_url"`
+	// Timeout bounds one request to WeCom.
+	Timeout model.Duration `yaml:"timeout"`
+	// RateLimit is the per-robot message budget; Messages 0 means unlimited.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// TimeZone is the IANA zone the default templates show times in.
+	TimeZone string `yaml:"timezone"`
+}
+
+// RateLimit is a budget of Messages per Per.
+type RateLimit struct {
+	Messages int            `yaml:"messages"`
+	Per      model.Duration `yaml:"per"`
+}
+
+// Member is a person who can be mentioned.
+type Member struct {
+	Email string `yaml:"email"`
+	Name  string `yaml:"name"`
+	// Phone is normalised by Load: formatting characters removed, a leading + kept.
+	Phone string `yaml:"phone"`
+}
+
+// MappingTable maps a member's email (lower-cased by Load) to a WeCom user_id.
+type MappingTable map[string]string
+
+// ResponderRule adds responders to every alert that all its matchers match.
+type ResponderRule struct {
+	Matchers   []string `yaml:"matchers"`
+	Teams      []string `yaml:"teams"`
+	Members    []string `yaml:"members"`
+	MentionAll bool     `yaml:"mention_all"`
+	// FromLabel names a label whose value lists emails or team names, comma separated.
+	FromLabel string `yaml:"from_label"`
+
+	// ParsedMatchers are Matchers parsed by Load with Alertmanager's own parser.
+	ParsedMatchers labels.Matchers `yaml:"-"`
+}
+
+// Robot is one WeCom group robot, addressed as POST /robots/{name}/send.
+type Robot struct {
+	Key     commoncfg.Secret `yaml:"key"`
+	KeyFile string           `yaml:"key_file"`
+	URL     commoncfg.Secret `yaml:"url"`
+	URLFile string           `yaml:"url_file"`
+	// MsgType is markdown (default), text or markdown_v2.
+	MsgType string `yaml:"msgtype"`
+	// Message is the template text of the message; empty means the default for MsgType and Language.
+	Message string `yaml:"message"`
+	// Language picks the default templates: en (default) or zh.
+	Language string        `yaml:"language"`
+	Mention  MentionConfig `yaml:"mention"`
+
+	// Name is the robot's key in the robots map; filled by Load.
+	Name string `yaml:"-"`
+	// webhookURL is the full URL, key included, resolved by Load from whichever key source is set.
+	webhookURL string
+}
+
+// MentionConfig is a robot's "@ Mention" settings.
+type MentionConfig struct {
+	// Enabled is the "@ Mention" toggle; nil means the default, true.
+	Enabled *bool `yaml:"enabled"`
+	// Strategy is tried first for each responder: phone (default) or mapping_table.
+	Strategy string `yaml:"strategy"`
+	// MappingTable names the table of email -> user_id; required for mapping_table,
+	// the fallback for phone.
+	MappingTable string `yaml:"mapping_table"`
+	// OnResolved mentions on resolved notifications too.
+	OnResolved bool `yaml:"on_resolved"`
+}
+
+// Location returns the time zone templates render times in.
+func (g GlobalConfig) Location() *time.Location {
+	if loc, err := time.LoadLocation(g.TimeZone); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// WebhookURL returns the robot's full webhook URL, key included. It is a secret.
+func (r *Robot) WebhookURL() string { return r.webhookURL }
+
+// MentionEnabled reports whether the robot's "@ Mention" toggle is on.
+func (r *Robot) MentionEnabled() bool { return r.Mention.Enabled == nil || *r.Mention.Enabled }
+
+// Member returns the member with the given email, compared case-insensitively.
+func (c *Config) Member(email string) (*Member, bool) {
+	m, ok := c.members[normalizeEmail(email)]
+	return m, ok
+}
+
+// UserID returns the WeCom user_id that mapping table table holds for email.
+func (c *Config) UserID(table, email string) (string, bool) {
+	id, ok := c.MappingTables[table][normalizeEmail(email)]
+	return id, ok
+}
+
+// normalizeEmail is the form emails are compared in.
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
