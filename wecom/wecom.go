@@ -1,0 +1,267 @@
+// Package wecom speaks WeCom's group robot webhook API: the message shapes,
+// their byte limits, and a client that decodes every answer's errcode.
+package wecom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+	"unicode/utf8"
+)
+
+// Message types a robot accepts that this receiver sends.
+const (
+	MsgTypeText       = "text"
+	MsgTypeMarkdown   = "markdown"
+	MsgTypeMarkdownV2 = "markdown_v2"
+)
+
+// MentionAll is the mention list entry that mentions everyone in the group.
+const MentionAll = "@all"
+
+// ContentLimit returns the most UTF-8 bytes WeCom accepts in the content of
+// a message of type msgtype, or 0 for a type this package does not know.
+func ContentLimit(msgtype string) int {
+	switch msgtype {
+	case MsgTypeText:
+		return 2048
+	case MsgTypeMarkdown, MsgTypeMarkdownV2:
+		return 4096
+	}
+	return 0
+}
+
+// Message is one request body of the webhook API. Exactly one of Text,
+// Markdown and MarkdownV2 is set, as MsgType says.
+type Message struct {
+	MsgType    string    `json:"msgtype"`
+	Text       *Text     `json:"text,omitempty"`
+	Markdown   *Markdown `json:"markdown,omitempty"`
+	MarkdownV2 *Markdown `json:"markdown_v2,omitempty"`
+}
+
+// Text is the body of a text message; its mentions show at the bottom.
+type Text struct {
+	Content string `json:"content"`
+	// MentionedList holds user_ids, or MentionAll.
+	MentionedList []string `json:"mentioned_list,omitempty"`
+	// MentionedMobileList holds phone numbers, or MentionAll.
+	MentionedMobileList []string `json:"mentioned_mobile_list,omitempty"`
+}
+
+// Markdown is the body of a markdown or markdown_v2 message.
+type Markdown struct {
+	Content string `json:"content"`
+}
+
+// NewMessage returns a message of type msgtype carrying content.
+func NewMessage(msgtype, content string) *Message {
+	m := &Message{MsgType: msgtype}
+	switch msgtype {
+	case MsgTypeText:
+		m.Text = &Text{Content: content}
+	case MsgTypeMarkdownV2:
+		m.MarkdownV2 = &Markdown{Content: content}
+	default:
+		m.Markdown = &Markdown{Content: content}
+	}
+	return m
+}
+
+// Content returns the message's content, whichever its type.
+func (m *Message) Content() string {
+	switch {
+	case m.Text != nil:
+		return m.Text.Content
+	case m.Markdown != nil:
+		return m.Markdown.Content
+	case m.MarkdownV2 != nil:
+		return m.MarkdownV2.Content
+	}
+	return ""
+}
+
+// Validate reports what WeCom would refuse in m: an unknown msgtype, a body
+// that does not match it, empty content, or content over the byte limit.
+func (m *Message) Validate() error {
+	limit := ContentLimit(m.MsgType)
+	if limit == 0 {
+		return fmt.Errorf("unknown msgtype %q", m.MsgType)
+	}
+	if (m.Text != nil) != (m.MsgType == MsgTypeText) ||
+		(m.Markdown != nil) != (m.MsgType == MsgTypeMarkdown) ||
+		(m.MarkdownV2 != nil) != (m.MsgType == MsgTypeMarkdownV2) {
+		return fmt.Errorf("%s message with a body of another type", m.MsgType)
+	}
+	content := m.Content()
+	switch {
+	case content == "":
+		return errors.New("empty content")
+	case len(content) > limit:
+		return fmt.Errorf("%s content is %d bytes, over the limit of %d", m.MsgType, len(content), limit)
+	case !utf8.ValidString(content):
+		return errors.New("content is not valid UTF-8")
+	}
+	return nil
+}
+
+// Errcodes of the webhook API that this receiver acts on.
+const (
+	ErrcodeBusy            = -1
+	ErrcodeInvalidMsgType  = 40008
+	ErrcodeInvalidParam    = 40058
+	ErrcodeEmptyContent    = 44004
+	ErrcodeContentTooLarge = 45002
+	ErrcodeRateLimited     = 45009
+	ErrcodeTooConcurrent   = 45033
+	ErrcodeInvalidKey      = 93000
+	ErrcodeRobotDisabled   = 93004
+	ErrcodeNotInGroup      = 93008
+)
+
+// APIError is a non-zero errcode in WeCom's answer.
+type APIError struct {
+	Code    int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wecom errcode %d: %s", e.Code, e.Message)
+}
+
+// Retryable reports whether sending the same message again later may succeed.
+func (e *APIError) Retryable() bool {
+	switch e.Code {
+	case ErrcodeBusy, ErrcodeRateLimited, ErrcodeTooConcurrent:
+		return true
+	}
+	return false
+}
+
+// RateLimited reports whether err is WeCom's "api freq out of limit".
+func RateLimited(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == ErrcodeRateLimited
+}
+
+// Retryable reports whether a failed Send may succeed if tried again:
+// network errors, HTTP 5xx and WeCom's transient errcodes are; a rejected
+// message or a robot that is gone is not.
+func Retryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Retryable()
+	}
+	var statusErr *StatusError
+	if errors.As(err, &statusErr) {
+		return statusErr.Code >= 500 || statusErr.Code == http.StatusTooManyRequests
+	}
+	return !errors.Is(err, errInvalidMessage)
+}
+
+// StatusError is an HTTP status other than 200 from WeCom.
+type StatusError struct {
+	Code int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("wecom answered HTTP %d", e.Code)
+}
+
+var errInvalidMessage = errors.New("invalid message")
+
+// maxAnswerBytes bounds how much of WeCom's answer is read.
+const maxAnswerBytes = 64 << 10
+
+// Client sends messages to robots. It is safe for concurrent use.
+type Client struct {
+	http *http.Client
+}
+
+// NewClient returns a client whose every request gives up after timeout.
+func NewClient(timeout time.Duration) *Client {
+	return &Client{http: &http.Client{Timeout: timeout}}
+}
+
+// Send posts m to the robot at webhookURL and returns nil only when WeCom
+// answered errcode 0. The URL holds the robot's key, so it never appears in
+// the error; see Redact.
+func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errInvalidMessage, err)
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode message: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build request to %s: %w", Redact(webhookURL), redactURLError(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to %s: %w", Redact(webhookURL), redactURLError(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
+		resp.Body.Close()
+	}()
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Code: resp.StatusCode}
+	}
+	var answer struct {
+		Errcode *int   `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&answer); err != nil {
+		return fmt.Errorf("decode wecom answer: %w", err)
+	}
+	if answer.Errcode == nil {
+		return errors.New("decode wecom answer: no errcode")
+	}
+	if *answer.Errcode != 0 {
+		return &APIError{Code: *answer.Errcode, Message: answer.Errmsg}
+	}
+	return nil
+}
+
+// Redact returns u without its query string and user info, where WeCom
+// robot keys live, so that it can be logged.
+func Redact(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Host == "" {
+		return "<unparsable url>"
+	}
+	out := parsed.Scheme + "://" + parsed.Host
+	// The path of a url/url_file robot may carry a key too, on a gateway of
+	// one's own; only WeCom's own path is kept.
+	switch parsed.Path {
+	case "", defaultPath:
+		out += parsed.Path
+	default:
+		out += "/<redacted>"
+	}
+	if parsed.RawQuery != "" {
+		out += "?<redacted>"
+	}
+	return out
+}
+
+const defaultPath = "/cgi-bin/webhook/send"
+
+// redactURLError strips the URL from the *url.Error net/http wraps every
+// failure in, keeping the operation and the cause.
+func redactURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return fmt.Errorf("%s: %w", urlErr.Op, urlErr.Err)
+	}
+	return err
+}
