@@ -1,0 +1,267 @@
+// Package receiver takes Alertmanager's webhook notifications over HTTP and
+// delivers them to WeCom group robots, answering Alertmanager honestly: 2xx
+// only once WeCom accepted every message, 5xx for what a retry can fix, 4xx
+// for a bad request.
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
+	"github.com/alertmanager-wecom/alertmanager-wecom/templates"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
+)
+
+// DefaultMaxRequestBytes bounds a notification body unless configured
+// otherwise: Alertmanager's largest groups fit well within it.
+const DefaultMaxRequestBytes = 4 << 20
+
+// State is one complete, validated configuration with its templates. It is
+// never modified once built, so a reload swaps in a new one and requests in
+// flight finish on the one they started with.
+type State struct {
+	Config    *config.Config
+	Templates *templates.Templates
+	client    *wecom.Client
+}
+
+// NewState loads cfg's templates and checks that every robot's message
+// renders, so that a bad template is refused at load rather than at the
+// first alert.
+func NewState(cfg *config.Config) (*State, error) {
+	tmpl, err := templates.Load(cfg.Templates)
+	if err != nil {
+		return nil, fmt.Errorf("load templates: %w", err)
+	}
+	s := &State{
+		Config:    cfg,
+		Templates: tmpl,
+		client:    wecom.NewClient(time.Duration(cfg.Global.Timeout)),
+	}
+	sample := sampleNotification()
+	for _, name := range slices.Sorted(maps.Keys(cfg.Robots)) {
+		if _, err := s.Render(cfg.Robots[name], sample); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sampleNotification is a firing and a resolved alert, for checking templates.
+func sampleNotification() *template.Data {
+	now := time.Now()
+	return &template.Data{
+		Receiver: "wecom",
+		Status:   "firing",
+		Alerts: template.Alerts{
+			{Status: "firing", Labels: template.KV{"alertname": "ConfigCheck", "severity": "critical"},
+				Annotations: template.KV{"summary": "configuration check"}, StartsAt: now, Fingerprint: "0"},
+			{Status: "resolved", Labels: template.KV{"alertname": "ConfigCheck", "severity": "warning"},
+				StartsAt: now.Add(-time.Hour), EndsAt: now, Fingerprint: "1"},
+		},
+		GroupLabels:       template.KV{"alertname": "ConfigCheck"},
+		CommonLabels:      template.KV{"alertname": "ConfigCheck"},
+		CommonAnnotations: template.KV{},
+		ExternalURL:       "http://alertmanager.invalid",
+	}
+}
+
+// Options configure a Receiver.
+type Options struct {
+	Logger *slog.Logger
+	// Registerer takes the receiver's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// DryRun logs the WeCom messages instead of sending them.
+	DryRun bool
+	// MaxRequestBytes bounds a request body; 0 means DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+}
+
+// Receiver serves POST /robots/{robot}/send.
+type Receiver struct {
+	state   atomic.Pointer[State]
+	logger  *slog.Logger
+	metrics *metrics
+	dryRun  bool
+	maxBody int64
+}
+
+// New returns a receiver serving state.
+func New(state *State, opts Options) *Receiver {
+	r := &Receiver{
+		logger:  opts.Logger,
+		metrics: newMetrics(opts.Registerer),
+		dryRun:  opts.DryRun,
+		maxBody: opts.MaxRequestBytes,
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.maxBody <= 0 {
+		r.maxBody = DefaultMaxRequestBytes
+	}
+	r.state.Store(state)
+	return r
+}
+
+// State returns the state requests are served with now.
+func (r *Receiver) State() *State { return r.state.Load() }
+
+// SetState makes later requests use s; requests in flight keep theirs.
+func (r *Receiver) SetState(s *State) { r.state.Store(s) }
+
+// Register adds the receiver's routes to router.
+func (r *Receiver) Register(router *mux.Router) {
+	router.HandleFunc("/robots/{robot}/send", r.serveSend).Methods(http.MethodPost)
+	router.HandleFunc("/robots/{robot}/send", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "only POST is allowed", http.StatusMethodNotAllowed)
+	})
+}
+
+// Notification results, the result label of notifications_total.
+const (
+	resultDelivered  = "delivered"
+	resultDryRun     = "dry_run"
+	resultBadRequest = "bad_request"
+	resultFailed     = "failed"
+)
+
+func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
+	state := r.state.Load()
+	name := mux.Vars(req)["robot"]
+	robot, ok := state.Config.Robots[name]
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown robot %q", name), http.StatusNotFound)
+		return
+	}
+	logger := r.logger.With("robot", name)
+
+	n, status, err := r.decode(w, req)
+	if err != nil {
+		r.metrics.notifications.WithLabelValues(name, resultBadRequest).Inc()
+		logger.Warn("Refused notification", "status", status, "err", err)
+		http.Error(w, err.Error(), status)
+		return
+	}
+	logger = logger.With("group_key", n.GroupKey, "status", n.Status, "alerts", len(n.Alerts))
+
+	rendered, err := state.Render(robot, &n.Data)
+	if err != nil {
+		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
+		logger.Error("Cannot render notification", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	r.recordMentions(logger, robot, rendered.Mentions)
+	if rendered.OmittedAlerts > 0 {
+		logger.Warn("Alerts left out to fit WeCom's size limit", "omitted", rendered.OmittedAlerts)
+	}
+
+	if r.dryRun {
+		for i, m := range rendered.Messages {
+			body, _ := json.Marshal(m)
+			logger.Info("Dry run: would send WeCom message", "part", i+1, "of", len(rendered.Messages), "message", string(body))
+		}
+		r.metrics.notifications.WithLabelValues(name, resultDryRun).Inc()
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	if err := r.deliver(req.Context(), state, robot, rendered.Messages); err != nil {
+		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
+		logger.Error("WeCom did not accept the notification", "err", err)
+		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), deliveryStatus(err))
+		return
+	}
+	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
+	logger.Debug("Delivered notification", "messages", len(rendered.Messages))
+	w.WriteHeader(http.StatusOK)
+}
+
+// decode reads a notification, answering with the HTTP status of what is
+// wrong with the request.
+func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notification, int, error) {
+	body := http.MaxBytesReader(w, req.Body, r.maxBody)
+	var n Notification
+	if err := json.NewDecoder(body).Decode(&n); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body is over %d bytes", tooLarge.Limit)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
+	}
+	switch {
+	case n.Version != "4":
+		return nil, http.StatusBadRequest, fmt.Errorf("unsupported webhook payload version %q, want \"4\"", n.Version)
+	case len(n.Alerts) == 0:
+		return nil, http.StatusBadRequest, errors.New("payload has no alerts")
+	}
+	for i, a := range n.Alerts {
+		if a.Status != "firing" && a.Status != "resolved" {
+			return nil, http.StatusBadRequest, fmt.Errorf("alerts[%d]: unknown status %q", i, a.Status)
+		}
+	}
+	return &n, 0, nil
+}
+
+// deliver sends messages in order, stopping at the first WeCom refuses.
+func (r *Receiver) deliver(ctx context.Context, state *State, robot *config.Robot, messages []*wecom.Message) error {
+	for i, m := range messages {
+		err := state.client.Send(ctx, robot.WebhookURL(), m)
+		r.recordSend(robot.Name, m.MsgType, err)
+		if err != nil {
+			return fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)
+		}
+	}
+	return nil
+}
+
+// deliveryStatus is the answer to Alertmanager for a delivery failure: 503
+// when trying again later may succeed, 502 when WeCom refused for good (a
+// gone robot still deserves Alertmanager's retries and its failure metrics,
+// never a 4xx that would drop the notification silently).
+func deliveryStatus(err error) int {
+	if wecom.Retryable(err) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
+func (r *Receiver) recordSend(robot, msgtype string, err error) {
+	result := "accepted"
+	if err != nil {
+		result = "failed"
+		var apiErr *wecom.APIError
+		if errors.As(err, &apiErr) {
+			r.metrics.errcodes.WithLabelValues(robot, strconv.Itoa(apiErr.Code)).Inc()
+		}
+	}
+	r.metrics.messages.WithLabelValues(robot, msgtype, result).Inc()
+}
+
+// recordMentions counts how each responder was resolved and logs anyone who
+// cannot be mentioned, with the reason.
+func (r *Receiver) recordMentions(logger *slog.Logger, robot *config.Robot, mentions []responders.Mention) {
+	for _, m := range mentions {
+		r.metrics.mentions.WithLabelValues(robot.Name, robot.Mention.Strategy, m.Outcome).Inc()
+		if m.Outcome == responders.OutcomeUnresolved {
+			logger.Warn("Responder cannot be mentioned", "responder", m.Name, "email", m.Email, "reason", m.Reason)
+		}
+	}
+}

@@ -1,0 +1,406 @@
+package receiver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
+)
+
+// testConfig has one robot per way of mentioning; every key is registered
+// with the fake WeCom by newTestReceiver.
+const testConfig = `
+global:
+  api_url: %s
+  timeout: 500ms
+members:
+  - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
+  - {email: bob@corp.com, name: Bob Li, phone: "+86 139-0000-2222"}
+  - {email: carol@corp.com, name: Carol Wu}
+  - {email: dave@corp.com, name: Dave Ma}
+mapping_tables:
+  wecom_users: {alice@corp.com: alice_wecom, bob@corp.com: bob_wecom, carol@corp.com: carol_wecom, outsider@corp.com: outsider_wecom}
+teams:
+  dba: [alice@corp.com, bob@corp.com]
+responders:
+  - matchers: ['team="dba"', 'severity=~"critical|warning"']
+    teams: [dba]
+  - matchers: ['team="payments"']
+    members: [carol@corp.com, dave@corp.com]
+  - matchers: ['page="everyone"']
+    mention_all: true
+  - from_label: owner
+robots:
+  phone:       {key: key-phone, mention: {mapping_table: wecom_users}}
+  phoneonly:   {key: key-phoneonly}
+  table:       {key: key-table, mention: {strategy: mapping_table, mapping_table: wecom_users}}
+  text:        {key: key-text, msgtype: text, mention: {mapping_table: wecom_users}}
+  v2:          {key: key-v2, msgtype: markdown_v2, mention: {strategy: mapping_table, mapping_table: wecom_users}}
+  off:         {key: key-off, mention: {enabled: false, mapping_table: wecom_users}}
+  resolved:    {key: key-resolved, mention: {on_resolved: true}}
+  noinline:    {key: key-noinline, message: '{{ .CommonLabels.alertname }} is {{ .Status }}', mention: {strategy: mapping_table, mapping_table: wecom_users}}
+`
+
+type testReceiver struct {
+	fake   *wecomtest.Server
+	server *httptest.Server
+	reg    *prometheus.Registry
+	logs   *bytes.Buffer
+}
+
+func newTestReceiver(t *testing.T, opts Options) *testReceiver {
+	t.Helper()
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	cfg, err := config.Load([]byte(fmt.Sprintf(testConfig, fake.APIURL())), t.TempDir())
+	if err != nil {
+		t.Fatalf("load config: %v", err)
+	}
+	for name := range cfg.Robots {
+		fake.AddRobot("key-" + name)
+	}
+	state, err := NewState(cfg)
+	if err != nil {
+		t.Fatalf("NewState: %v", err)
+	}
+	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	opts.Registerer = tr.reg
+	opts.Logger = slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	router := mux.NewRouter()
+	New(state, opts).Register(router)
+	tr.server = httptest.NewServer(router)
+	t.Cleanup(tr.server.Close)
+	return tr
+}
+
+func (tr *testReceiver) post(t *testing.T, robot string, body []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(tr.server.URL+"/robots/"+robot+"/send", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+func payload(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "alertmanager", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// notification returns a webhook payload of the given alerts' labels, all firing.
+func notification(t *testing.T, status string, labelSets ...template.KV) []byte {
+	t.Helper()
+	n := Notification{Version: "4", GroupKey: "{}:{}"}
+	n.Status, n.Receiver = status, "wecom"
+	for i, ls := range labelSets {
+		n.Alerts = append(n.Alerts, template.Alert{
+			Status: status, Labels: ls, Annotations: template.KV{"summary": "something broke"},
+			StartsAt: time.Date(2026, 11, 24, 19, 1, 51, 0, time.UTC), Fingerprint: fmt.Sprintf("%016x", i),
+		})
+	}
+	n.CommonLabels = template.KV{"alertname": labelSets[0]["alertname"]}
+	n.GroupLabels = n.CommonLabels
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sent describes what WeCom accepted for one robot, in a form easy to compare.
+type sent struct {
+	msgtype  string
+	inline   []string // <@userid> tokens in the content
+	userIDs  []string // mentioned_list
+	mobiles  []string // mentioned_mobile_list
+	contains string   // the content includes this, when set
+}
+
+func describe(r wecomtest.Received) sent {
+	m := r.Message
+	s := sent{msgtype: m.MsgType}
+	content := m.Content()
+	for rest := content; ; {
+		i := strings.Index(rest, "<@")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '>')
+		if j < 0 {
+			break
+		}
+		s.inline = append(s.inline, rest[i+2:i+j])
+		rest = rest[i+j:]
+	}
+	if m.Text != nil {
+		s.userIDs, s.mobiles = m.Text.MentionedList, m.Text.MentionedMobileList
+	}
+	return s
+}
+
+func TestMentionPlacement(t *testing.T) {
+	dba := template.KV{"alertname": "MySQLReplicationLag", "team": "dba", "severity": "critical"}
+	payments := template.KV{"alertname": "HighLatency", "team": "payments"}
+	for _, tc := range []struct {
+		name   string
+		robot  string
+		status string
+		labels []template.KV
+		want   []sent
+	}{
+		{name: "phone strategy: markdown card, phones in a companion text", robot: "phone", status: "firing",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown"}, {msgtype: "text", mobiles: []string{"13800001111", "+8613900002222"}}}},
+		{name: "phone strategy falls back to the mapping table, inline", robot: "phone", status: "firing",
+			labels: []template.KV{payments},
+			want:   []sent{{msgtype: "markdown", inline: []string{"carol_wecom"}, contains: "Dave Ma"}}},
+		{name: "phone strategy without a table: unresolved shown by name", robot: "phoneonly", status: "firing",
+			labels: []template.KV{payments},
+			want:   []sent{{msgtype: "markdown", contains: "Carol Wu"}}},
+		{name: "mapping table strategy: user_ids inline, no companion", robot: "table", status: "firing",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown", inline: []string{"alice_wecom", "bob_wecom"}}}},
+		{name: "mapping table strategy falls back to phone at the bottom", robot: "table", status: "firing",
+			labels: []template.KV{{"alertname": "X", "owner": "dave@corp.com,alice@corp.com"}},
+			want:   []sent{{msgtype: "markdown", inline: []string{"alice_wecom"}, contains: "Dave Ma"}}},
+		{name: "text: everything at the bottom of the one message", robot: "text", status: "firing",
+			labels: []template.KV{dba, payments},
+			want:   []sent{{msgtype: "text", userIDs: []string{"carol_wecom"}, mobiles: []string{"13800001111", "+8613900002222"}}}},
+		{name: "markdown_v2 cannot mention: the companion carries all", robot: "v2", status: "firing",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown_v2"}, {msgtype: "text", userIDs: []string{"alice_wecom", "bob_wecom"}}}},
+		{name: "toggle off: no mentions", robot: "off", status: "firing",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown", contains: "Alice Zhang"}}},
+		{name: "resolved notifications do not mention", robot: "phone", status: "resolved",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown"}}},
+		{name: "on_resolved mentions resolved notifications", robot: "resolved", status: "resolved",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown"}, {msgtype: "text", mobiles: []string{"13800001111", "+8613900002222"}}}},
+		{name: "mention_all goes to the companion's mentioned_list", robot: "table", status: "firing",
+			labels: []template.KV{{"alertname": "Outage", "page": "everyone"}},
+			want:   []sent{{msgtype: "markdown"}, {msgtype: "text", userIDs: []string{"@all"}}}},
+		{name: "from_label: team name, non-member email in the table, unknown name", robot: "table", status: "firing",
+			labels: []template.KV{{"alertname": "X", "owner": "dba, outsider@corp.com, stranger"}},
+			want:   []sent{{msgtype: "markdown", inline: []string{"alice_wecom", "bob_wecom", "outsider_wecom"}, contains: "stranger"}}},
+		{name: "a template that places no mentions: user_ids go to the bottom", robot: "noinline", status: "firing",
+			labels: []template.KV{dba},
+			want:   []sent{{msgtype: "markdown", contains: "MySQLReplicationLag is firing"}, {msgtype: "text", userIDs: []string{"alice_wecom", "bob_wecom"}}}},
+		{name: "alert text cannot mention", robot: "table", status: "firing",
+			labels: []template.KV{{"alertname": "X <@ceo> @all", "owner": "<@ceo>,@ALL"}},
+			want:   []sent{{msgtype: "markdown"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			code, body := tr.post(t, tc.robot, notification(t, tc.status, tc.labels...))
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			got := tr.fake.AcceptedFor("key-" + tc.robot)
+			if len(got) != len(tc.want) {
+				t.Fatalf("WeCom accepted %d messages, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, want := range tc.want {
+				d := describe(got[i])
+				if d.msgtype != want.msgtype || !slices.Equal(d.inline, want.inline) ||
+					!slices.Equal(d.userIDs, want.userIDs) || !slices.Equal(d.mobiles, want.mobiles) {
+					t.Errorf("message %d = %+v, want %+v\ncontent:\n%s", i, d, want, got[i].Message.Content())
+				}
+				if !strings.Contains(got[i].Message.Content(), want.contains) {
+					t.Errorf("message %d does not contain %q:\n%s", i, want.contains, got[i].Message.Content())
+				}
+				if content := strings.ToLower(got[i].Message.Content()); strings.Contains(content, "@all") {
+					t.Errorf("message %d content holds @all:\n%s", i, content)
+				}
+			}
+		})
+	}
+}
+
+func TestUnresolvedResponderLoggedAndCounted(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	code, body := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "X", "team": "payments"}))
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	for _, want := range []string{
+		`responder="Carol Wu" email=carol@corp.com reason="no phone on record, and no mapping table is selected for the robot"`,
+		`responder="Dave Ma" email=dave@corp.com reason="no phone on record, and no mapping table is selected for the robot"`,
+	} {
+		if !strings.Contains(tr.logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, tr.logs)
+		}
+	}
+	if got := tr.value(t, "mentions", "unresolved", "phoneonly", "phone"); got != 2 {
+		t.Errorf("mentions_total{outcome=unresolved} = %v, want 2", got)
+	}
+}
+
+// value returns the value of counter alertmanager_wecom_<name>_total with
+// the given label values, in label name order; 0 when it does not exist.
+func (tr *testReceiver) value(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := tr.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "alertmanager_wecom_"+name+"_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var values []string
+			for _, l := range m.GetLabel() {
+				values = append(values, l.GetValue())
+			}
+			if slices.Equal(values, labels) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func TestAnswers(t *testing.T) {
+	good := payload(t, "firing-two-alerts.json")
+	for _, tc := range []struct {
+		name     string
+		method   string
+		robot    string
+		body     []byte
+		inject   []wecomtest.Failure
+		errcode  int
+		wantCode int
+		wantBody string
+		accepted int
+	}{
+		{name: "delivered", robot: "phone", body: good, wantCode: 200, accepted: 2},
+		{name: "unknown robot", robot: "nope", body: good, wantCode: 404, wantBody: `unknown robot "nope"`},
+		{name: "GET", method: http.MethodGet, robot: "phone", wantCode: 405},
+		{name: "not JSON", robot: "phone", body: []byte("{"), wantCode: 400, wantBody: "decode Alertmanager webhook payload"},
+		{name: "wrong version", robot: "phone", body: []byte(`{"version":"3","alerts":[{"status":"firing"}]}`), wantCode: 400, wantBody: `unsupported webhook payload version "3"`},
+		{name: "no alerts", robot: "phone", body: []byte(`{"version":"4","status":"firing","alerts":[]}`), wantCode: 400, wantBody: "payload has no alerts"},
+		{name: "bad alert status", robot: "phone", body: []byte(`{"version":"4","alerts":[{"status":"burning"}]}`), wantCode: 400, wantBody: `alerts[0]: unknown status "burning"`},
+		{name: "oversized", robot: "phone", body: append(good, bytes.Repeat([]byte(" "), 1<<20)...), wantCode: 413, wantBody: "request body is over"},
+		{name: "WeCom 502", robot: "phone", body: good, inject: []wecomtest.Failure{{HTTPStatus: 502}}, wantCode: 503, wantBody: "wecom answered HTTP 502"},
+		{name: "WeCom busy", robot: "phone", body: good, inject: []wecomtest.Failure{{Errcode: -1}}, wantCode: 503, wantBody: "wecom errcode -1"},
+		{name: "WeCom timeout", robot: "phone", body: good, inject: []wecomtest.Failure{{Delay: 2 * time.Second}}, wantCode: 503, wantBody: "post to http://"},
+		{name: "companion refused: not acknowledged", robot: "phone", body: good, inject: []wecomtest.Failure{{}, {Errcode: 45009}},
+			wantCode: 503, wantBody: "message 2 of 2: wecom errcode 45009", accepted: 1},
+		{name: "robot gone", robot: "phone", body: good, errcode: 93000, wantCode: 502, wantBody: "wecom errcode 93000"},
+		{name: "robot removed from group", robot: "phone", body: good, errcode: 93008, wantCode: 502, wantBody: "wecom errcode 93008"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{MaxRequestBytes: 1 << 20})
+			key := "key-" + tc.robot
+			if tc.inject != nil {
+				tr.fake.Inject(key, tc.inject...)
+			}
+			if tc.errcode != 0 {
+				tr.fake.SetErrcode(key, tc.errcode)
+			}
+			method := tc.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req, _ := http.NewRequest(method, tr.server.URL+"/robots/"+tc.robot+"/send", bytes.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantCode || !strings.Contains(b.String(), tc.wantBody) {
+				t.Errorf("answer %d %q, want %d containing %q", resp.StatusCode, b.String(), tc.wantCode, tc.wantBody)
+			}
+			if got := len(tr.fake.AcceptedFor(key)); got != tc.accepted {
+				t.Errorf("WeCom accepted %d messages, want %d", got, tc.accepted)
+			}
+			for _, where := range []string{b.String(), tr.logs.String()} {
+				if strings.Contains(where, key) {
+					t.Errorf("robot key leaked: %s", where)
+				}
+			}
+		})
+	}
+}
+
+func TestDryRunSendsNothing(t *testing.T) {
+	tr := newTestReceiver(t, Options{DryRun: true})
+	code, body := tr.post(t, "phone", payload(t, "firing-two-alerts.json"))
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	if n := len(tr.fake.Accepted()); n != 0 {
+		t.Errorf("dry run sent %d messages", n)
+	}
+	if !strings.Contains(tr.logs.String(), "Dry run: would send WeCom message") || !strings.Contains(tr.logs.String(), `mentioned_mobile_list`) {
+		t.Errorf("dry run did not log the messages:\n%s", tr.logs)
+	}
+}
+
+func TestOversizedContentCutAtAlertBoundary(t *testing.T) {
+	for _, robot := range []string{"table", "text"} {
+		t.Run(robot, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			var alerts []template.KV
+			for i := range 120 {
+				alerts = append(alerts, template.KV{
+					"alertname": "DiskFull", "team": "dba", "severity": "critical",
+					"instance": fmt.Sprintf("数据库-%03d-%s", i, strings.Repeat("🔥", 10)),
+				})
+			}
+			code, body := tr.post(t, robot, notification(t, "firing", alerts...))
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			got := tr.fake.AcceptedFor("key-" + robot)
+			if len(got) == 0 {
+				t.Fatal("nothing accepted")
+			}
+			card := got[0].Message
+			content := card.Content()
+			if limit := wecom.ContentLimit(card.MsgType); len(content) > limit {
+				t.Fatalf("content is %d bytes, over %d", len(content), limit)
+			}
+			if !strings.Contains(content, "more alerts not shown") {
+				t.Errorf("content does not say alerts were left out:\n%s", content)
+			}
+			var mentioned []string
+			for _, r := range got {
+				d := describe(r)
+				mentioned = append(append(append(mentioned, d.inline...), d.userIDs...), d.mobiles...)
+			}
+			for _, who := range [][]string{{"alice_wecom", "13800001111"}, {"bob_wecom", "+8613900002222"}} {
+				if !slices.Contains(mentioned, who[0]) && !slices.Contains(mentioned, who[1]) {
+					t.Errorf("%v not mentioned after the cut: %v", who, mentioned)
+				}
+			}
+		})
+	}
+}
