@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -35,6 +36,27 @@ func ContentLimit(msgtype string) int {
 		return 4096
 	}
 	return 0
+}
+
+// Cut returns the longest prefix of content that is at most limit bytes
+// long and ends neither inside a UTF-8 sequence nor inside a <@userid>
+// mention token, so that cutting never garbles a character or a mention.
+func Cut(content string, limit int) string {
+	if len(content) <= limit {
+		return content
+	}
+	if limit <= 0 {
+		return ""
+	}
+	i := limit
+	for i > 0 && !utf8.RuneStart(content[i]) {
+		i--
+	}
+	cut := content[:i]
+	if open := strings.LastIndex(cut, "<@"); open >= 0 && !strings.Contains(cut[open:], ">") {
+		cut = cut[:open]
+	}
+	return cut
 }
 
 // Message is one request body of the webhook API. Exactly one of Text,

@@ -123,3 +123,26 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestCut(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		content string
+		limit   int
+		want    string
+	}{
+		{name: "fits", content: "abc", limit: 3, want: "abc"},
+		{name: "ascii", content: "abcdef", limit: 4, want: "abcd"},
+		{name: "never mid-rune", content: "告警告警", limit: 7, want: "告警"},
+		{name: "never mid-emoji", content: "a🔥b", limit: 4, want: "a"},
+		{name: "never inside a mention token", content: "hi <@alice_wecom> there", limit: 10, want: "hi "},
+		{name: "a whole token stays", content: "hi <@alice_wecom> there", limit: 18, want: "hi <@alice_wecom> "},
+		{name: "zero limit", content: "abc", limit: 0, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := wecom.Cut(tc.content, tc.limit); got != tc.want {
+				t.Errorf("Cut(%q, %d) = %q, want %q", tc.content, tc.limit, got, tc.want)
+			}
+		})
+	}
+}
