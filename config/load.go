@@ -1,0 +1,354 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones in a scratch container too
+
+	"github.com/prometheus/alertmanager/matcher/compat"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of the global section.
+var (
+	DefaultTimeout   = model.Duration(10 * time.Second)
+	DefaultRateLimit = RateLimit{Messages: 20, Per: model.Duration(time.Minute)}
+)
+
+var (
+	robotNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// userIDRE is WeCom's rule for an account: letters, digits and _-@.,
+	// starting with a letter or digit, at most 64 bytes.
+	userIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
+	phoneDigits = regexp.MustCompile(`^\+?[0-9]{5,15}$`)
+	// parseMatcher is Alertmanager's default parser, so a matcher copied
+	// from alertmanager.yml behaves identically.
+	parseMatcher = compat.FallbackMatcherParser(promslog.NewNopLogger())
+)
+
+// LoadFile reads, decodes and validates the configuration file at path;
+// relative paths in it resolve against its folder.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Load(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Load decodes and validates a configuration; dir is the folder relative
+// paths resolve against.
+func Load(data []byte, dir string) (*Config, error) {
+	cfg := &Config{Global: GlobalConfig{
+		APIURL:    DefaultAPIURL,
+		Timeout:   DefaultTimeout,
+		RateLimit: DefaultRateLimit,
+		TimeZone:  "UTC",
+	}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if err := cfg.validate(dir); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate(dir string) error {
+	if err := c.Global.validate(); err != nil {
+		return err
+	}
+	for i, glob := range c.Templates {
+		if glob == "" {
+			return fmt.Errorf("templates[%d]: empty path", i)
+		}
+		c.Templates[i] = resolve(dir, glob)
+	}
+	if err := c.validateMembers(); err != nil {
+		return err
+	}
+	if err := c.validateMappingTables(); err != nil {
+		return err
+	}
+	if err := c.validateTeams(); err != nil {
+		return err
+	}
+	if err := c.validateResponders(); err != nil {
+		return err
+	}
+	if len(c.Robots) == 0 {
+		return errors.New("robots: no robots configured")
+	}
+	for name, r := range c.Robots {
+		if r == nil {
+			return fmt.Errorf("robots.%s: empty robot", name)
+		}
+		if err := c.validateRobot(name, r, dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *GlobalConfig) validate() error {
+	if err := checkHTTPURL(g.APIURL); err != nil {
+		return fmt.Errorf("global.api_url: %q %w", g.APIURL, err)
+	}
+	if g.Timeout <= 0 {
+		return fmt.Errorf("global.timeout: %s must be positive", g.Timeout)
+	}
+	if err := g.RateLimit.validate("global.rate_limit"); err != nil {
+		return err
+	}
+	if _, err := time.LoadLocation(g.TimeZone); err != nil || g.TimeZone == "" {
+		return fmt.Errorf("global.timezone: unknown time zone %q", g.TimeZone)
+	}
+	return nil
+}
+
+func (r RateLimit) validate(field string) error {
+	if r.Messages < 0 {
+		return fmt.Errorf("%s.messages: %d is negative", field, r.Messages)
+	}
+	if r.Messages > 0 && r.Per <= 0 {
+		return fmt.Errorf("%s.per: %s must be positive", field, r.Per)
+	}
+	return nil
+}
+
+func (c *Config) validateMembers() error {
+	c.members = make(map[string]*Member, len(c.Members))
+	for i := range c.Members {
+		m := &c.Members[i]
+		email, err := checkEmail(m.Email)
+		if err != nil {
+			return fmt.Errorf("members[%d]: %w", i, err)
+		}
+		if _, dup := c.members[email]; dup {
+			return fmt.Errorf("members[%d]: email %q appears twice", i, m.Email)
+		}
+		m.Email = email
+		if m.Name == "" {
+			m.Name = email
+		}
+		if m.Phone != "" {
+			phone, ok := normalizePhone(m.Phone)
+			if !ok {
+				return fmt.Errorf("members[%d]: phone %q of %s is not a phone number", i, m.Phone, email)
+			}
+			m.Phone = phone
+		}
+		c.members[email] = m
+	}
+	return nil
+}
+
+func (c *Config) validateMappingTables() error {
+	for name, table := range c.MappingTables {
+		normalized := make(MappingTable, len(table))
+		for email, id := range table {
+			norm, err := checkEmail(email)
+			if err != nil {
+				return fmt.Errorf("mapping_tables.%s: %w", name, err)
+			}
+			if _, dup := normalized[norm]; dup {
+				return fmt.Errorf("mapping_tables.%s: email %q appears twice", name, email)
+			}
+			if !userIDRE.MatchString(id) {
+				return fmt.Errorf("mapping_tables.%s: user_id %q of %s is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)", name, id, norm)
+			}
+			normalized[norm] = id
+		}
+		c.MappingTables[name] = normalized
+	}
+	return nil
+}
+
+func (c *Config) validateTeams() error {
+	for name, emails := range c.Teams {
+		for i, email := range emails {
+			norm := normalizeEmail(email)
+			if _, ok := c.members[norm]; !ok {
+				return fmt.Errorf("teams.%s: unknown member %q", name, email)
+			}
+			emails[i] = norm
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateResponders() error {
+	for i := range c.Responders {
+		rule := &c.Responders[i]
+		field := fmt.Sprintf("responders[%d]", i)
+		for _, s := range rule.Matchers {
+			m, err := parseMatcher(s, "config")
+			if err != nil {
+				return fmt.Errorf("%s: bad matcher %q: %w", field, s, err)
+			}
+			rule.ParsedMatchers = append(rule.ParsedMatchers, m)
+		}
+		for _, team := range rule.Teams {
+			if _, ok := c.Teams[team]; !ok {
+				return fmt.Errorf("%s: unknown team %q", field, team)
+			}
+		}
+		for j, email := range rule.Members {
+			norm := normalizeEmail(email)
+			if _, ok := c.members[norm]; !ok {
+				return fmt.Errorf("%s: unknown member %q", field, email)
+			}
+			rule.Members[j] = norm
+		}
+		if rule.FromLabel != "" && !compat.IsValidLabelName(model.LabelName(rule.FromLabel)) {
+			return fmt.Errorf("%s: from_label %q is not a label name", field, rule.FromLabel)
+		}
+		if len(rule.Teams) == 0 && len(rule.Members) == 0 && !rule.MentionAll && rule.FromLabel == "" {
+			return fmt.Errorf("%s: no responders: set teams, members, mention_all or from_label", field)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateRobot(name string, r *Robot, dir string) error {
+	field := "robots." + name
+	if !robotNameRE.MatchString(name) {
+		return fmt.Errorf("%s: robot names may hold only letters, digits, _ and -", field)
+	}
+	r.Name = name
+	sources := 0
+	for _, set := range []bool{r.Key != "", r.KeyFile != "", r.URL != "", r.URLFile != ""} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1:
+		return fmt.Errorf("%s: at most one of key, key_file, url, url_file", field)
+	case sources == 0:
+		return fmt.Errorf("%s: one of key, key_file, url, url_file is required", field)
+	}
+	key, webhook := string(r.Key), string(r.URL)
+	if r.KeyFile != "" {
+		r.KeyFile = resolve(dir, r.KeyFile)
+		b, err := os.ReadFile(r.KeyFile)
+		if err != nil {
+			return fmt.Errorf("%s: key_file: %w", field, err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if r.URLFile != "" {
+		r.URLFile = resolve(dir, r.URLFile)
+		b, err := os.ReadFile(r.URLFile)
+		if err != nil {
+			return fmt.Errorf("%s: url_file: %w", field, err)
+		}
+		webhook = strings.TrimSpace(string(b))
+	}
+	if webhook != "" {
+		if checkHTTPURL(webhook) != nil {
+			return fmt.Errorf("%s: url is not a valid http(s) URL", field)
+		}
+		r.webhookURL = webhook
+	} else {
+		if key == "" || strings.ContainsAny(key, " \t\r\n") {
+			return fmt.Errorf("%s: key is empty or holds white space", field)
+		}
+		u, _ := url.Parse(c.Global.APIURL)
+		q := u.Query()
+		q.Set("key", key)
+		u.RawQuery = q.Encode()
+		r.webhookURL = u.String()
+	}
+
+	if r.MsgType == "" {
+		r.MsgType = MsgTypeMarkdown
+	}
+	switch r.MsgType {
+	case MsgTypeMarkdown, MsgTypeText, MsgTypeMarkdownV2:
+	default:
+		return fmt.Errorf("%s: unknown msgtype %q", field, r.MsgType)
+	}
+	if r.Language == "" {
+		r.Language = "en"
+	}
+	if r.Language != "en" && r.Language != "zh" {
+		return fmt.Errorf("%s: unknown language %q (en or zh)", field, r.Language)
+	}
+	if r.Mention.Strategy == "" {
+		r.Mention.Strategy = StrategyPhone
+	}
+	switch r.Mention.Strategy {
+	case StrategyPhone, StrategyMappingTable:
+	default:
+		return fmt.Errorf("%s: unknown strategy %q (phone or mapping_table)", field, r.Mention.Strategy)
+	}
+	if t := r.Mention.MappingTable; t != "" {
+		if _, ok := c.MappingTables[t]; !ok {
+			return fmt.Errorf("%s: unknown mapping table %q", field, t)
+		}
+	} else if r.Mention.Strategy == StrategyMappingTable {
+		return fmt.Errorf("%s: strategy mapping_table needs mapping_table", field)
+	}
+	return nil
+}
+
+// Team returns the member emails of the team called name.
+func (c *Config) Team(name string) ([]string, bool) {
+	emails, ok := c.Teams[name]
+	return emails, ok
+}
+
+func checkEmail(email string) (string, error) {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(email) {
+		return "", fmt.Errorf("email %q is not an email address", email)
+	}
+	return normalizeEmail(email), nil
+}
+
+// normalizePhone drops the characters people format numbers with and keeps
+// a leading +; WeCom matches the rest exactly, so no country code is added
+// or removed.
+func normalizePhone(phone string) (string, bool) {
+	p := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '(', ')':
+			return -1
+		}
+		return r
+	}, phone)
+	return p, phoneDigits.MatchString(p)
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("is not a valid http(s) URL")
+	}
+	return nil
+}
+
+func resolve(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
