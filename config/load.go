@@ -24,6 +24,9 @@ import (
 var (
 	DefaultTimeout   = model.Duration(10 * time.Second)
 	DefaultRateLimit = RateLimit{Messages: 20, Per: model.Duration(time.Minute)}
+	// DefaultMaxWait is well under the time Alertmanager waits for a webhook.
+	DefaultMaxWait     = model.Duration(30 * time.Second)
+	DefaultDedupWindow = model.Duration(2 * time.Minute)
 )
 
 var (
@@ -55,10 +58,12 @@ func LoadFile(path string) (*Config, error) {
 // paths resolve against.
 func Load(data []byte, dir string) (*Config, error) {
 	cfg := &Config{Global: GlobalConfig{
-		APIURL:    DefaultAPIURL,
-		Timeout:   DefaultTimeout,
-		RateLimit: DefaultRateLimit,
-		TimeZone:  "UTC",
+		APIURL:      DefaultAPIURL,
+		Timeout:     DefaultTimeout,
+		RateLimit:   DefaultRateLimit,
+		TimeZone:    "UTC",
+		MaxWait:     DefaultMaxWait,
+		DedupWindow: DefaultDedupWindow,
 	}}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -116,6 +121,12 @@ func (g *GlobalConfig) validate() error {
 	}
 	if err := g.RateLimit.validate("global.rate_limit"); err != nil {
 		return err
+	}
+	if g.MaxWait <= 0 {
+		return fmt.Errorf("global.max_wait: %s must be positive", g.MaxWait)
+	}
+	if g.DedupWindow < 0 {
+		return fmt.Errorf("global.dedup_window: %s is negative", g.DedupWindow)
 	}
 	if _, err := time.LoadLocation(g.TimeZone); err != nil || g.TimeZone == "" {
 		return fmt.Errorf("global.timezone: unknown time zone %q", g.TimeZone)
@@ -291,6 +302,16 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 	}
 	if r.Language != "en" && r.Language != "zh" {
 		return fmt.Errorf("%s: unknown language %q (en or zh)", field, r.Language)
+	}
+	if r.RateLimit != nil {
+		if err := r.RateLimit.validate(field + ".rate_limit"); err != nil {
+			return err
+		}
+	}
+	switch r.Overflow {
+	case "", OverflowSplit, OverflowTruncate:
+	default:
+		return fmt.Errorf("%s: unknown overflow %q (split or truncate)", field, r.Overflow)
 	}
 	if r.Mention.Strategy == "" {
 		r.Mention.Strategy = StrategyPhone

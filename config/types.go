@@ -22,6 +22,12 @@ const (
 	StrategyMappingTable = "mapping_table"
 )
 
+// Overflow settings: what a robot does with content over WeCom's byte limit.
+const (
+	OverflowSplit    = "split"
+	OverflowTruncate = "truncate"
+)
+
 // DefaultAPIURL is WeCom's group robot webhook endpoint; the robot key goes in ?key=.
 const DefaultAPIURL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
@@ -49,6 +55,12 @@ type GlobalConfig struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// TimeZone is the IANA zone the default templates show times in.
 	TimeZone string `yaml:"timezone"`
+	// MaxWait bounds how long a notification may wait for delivery before
+	// Alertmanager is answered 503 and retries it later.
+	MaxWait model.Duration `yaml:"max_wait"`
+	// DedupWindow is how long a delivered notification is remembered, so
+	// that Alertmanager's retry of it is acknowledged without posting again.
+	DedupWindow model.Duration `yaml:"dedup_window"`
 }
 
 // RateLimit is a budget of Messages per Per.
@@ -94,6 +106,11 @@ type Robot struct {
 	// Language picks the default templates: en (default) or zh.
 	Language string        `yaml:"language"`
 	Mention  MentionConfig `yaml:"mention"`
+	// RateLimit overrides global.rate_limit for this robot.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Overflow is split or truncate; empty means split when the rate budget
+	// allows sending every part now, truncate otherwise.
+	Overflow string `yaml:"overflow"`
 
 	// Name is the robot's key in the robots map; filled by Load.
 	Name string `yaml:"-"`
@@ -124,6 +141,14 @@ func (g GlobalConfig) Location() *time.Location {
 
 // WebhookURL returns the robot's full webhook URL, key included. It is a secret.
 func (r *Robot) WebhookURL() string { return r.webhookURL }
+
+// Limit returns the robot's rate limit: its own, or the global one.
+func (c *Config) Limit(r *Robot) RateLimit {
+	if r.RateLimit != nil {
+		return *r.RateLimit
+	}
+	return c.Global.RateLimit
+}
 
 // MentionEnabled reports whether the robot's "@ Mention" toggle is on.
 func (r *Robot) MentionEnabled() bool { return r.Mention.Enabled == nil || *r.Mention.Enabled }

@@ -22,66 +22,241 @@ type Notification struct {
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
 }
 
-// Rendered is what one notification becomes for one robot.
+// Rendered is what one or more notifications become for one robot.
 type Rendered struct {
-	// Messages are sent in order: the card, then a companion text message
-	// carrying the mentions the card could not hold, if any.
+	// Messages are sent in order: the first card, then a companion text
+	// message carrying the mentions the cards could not hold, if any, then
+	// the other cards.
 	Messages []*wecom.Message
 	// Mentions says how each responder is mentioned, or why not.
 	Mentions []responders.Mention
+	// Parts is how many cards the content was split into.
+	Parts int
 	// OmittedAlerts is how many alerts were left out to fit WeCom's limit.
 	OmittedAlerts int
 }
 
-// Render turns a notification into the WeCom messages robot sends: it
-// works out the responders, places their mentions as the robot's msgtype
-// allows, renders the robot's template over the notification's alerts with
-// alert text neutralised, and cuts the content at an alert boundary when it
-// is over WeCom's byte limit.
-func (s *State) Render(robot *config.Robot, n *template.Data) (*Rendered, error) {
+// Unlimited is the budget of a robot without a rate limit.
+const Unlimited = int(^uint(0) >> 1)
+
+// prepared is a notification ready to render for one robot: its alert text
+// neutralised and each responder resolved to a mention.
+type prepared struct {
+	robot      *config.Robot
+	data       *templates.Data
+	mentions   []responders.Mention
+	mentionAll bool
+}
+
+// prepare works out the responders of n and how robot mentions each, and
+// fills the template data, placing inline the mentions the msgtype allows.
+func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
 	mentionFrom := n.Alerts
 	if !robot.Mention.OnResolved {
 		mentionFrom = n.Alerts.Firing()
 	}
 	set := responders.Resolve(s.Config, mentionFrom)
-	out := &Rendered{Mentions: responders.Plan(s.Config, robot, set.Responders)}
-	mentionAll := set.MentionAll && robot.MentionEnabled()
-
-	inline := robot.MsgType == wecom.MsgTypeMarkdown
-	data := &templates.Data{
-		Data:       templates.Sanitize(n),
-		Responders: make([]templates.Responder, 0, len(out.Mentions)),
-		TimeZone:   s.Config.Global.TimeZone,
+	p := &prepared{
+		robot:      robot,
+		mentions:   responders.Plan(s.Config, robot, set.Responders),
+		mentionAll: set.MentionAll && robot.MentionEnabled(),
+		data: &templates.Data{
+			Data:     templates.Sanitize(n),
+			TimeZone: s.Config.Global.TimeZone,
+		},
 	}
-	var mentionText []string
-	for _, m := range out.Mentions {
+	p.data.Responders, p.data.Mentions = displayMentions(robot, p.mentions)
+	return p
+}
+
+// displayMentions returns the responders as templates show them, and the
+// text of .Mentions: <@userid> tokens where the msgtype mentions inline,
+// names otherwise.
+func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]templates.Responder, string) {
+	inline := robot.MsgType == wecom.MsgTypeMarkdown
+	shown := make([]templates.Responder, 0, len(mentions))
+	text := make([]string, 0, len(mentions))
+	for _, m := range mentions {
 		r := templates.Responder{Name: templates.Neutralize(m.Name), Email: templates.Neutralize(m.Email)}
 		switch {
 		case inline && m.UserID != "":
 			r.Mention = "inline"
-			mentionText = append(mentionText, "<@"+m.UserID+">")
+			text = append(text, "<@"+m.UserID+">")
 		case m.Mentioned():
 			r.Mention = "bottom"
-			mentionText = append(mentionText, r.Name)
+			text = append(text, r.Name)
 		default:
-			mentionText = append(mentionText, r.Name)
+			text = append(text, r.Name)
 		}
-		data.Responders = append(data.Responders, r)
+		shown = append(shown, r)
 	}
-	data.Mentions = strings.Join(mentionText, " ")
+	return shown, strings.Join(text, " ")
+}
 
-	content, omitted, err := s.renderWithin(robot, data)
+// Render turns a notification into the WeCom messages robot sends. Content
+// over WeCom's byte limit is split at alert boundaries into numbered parts
+// when the robot's overflow setting and budget (the messages it may send
+// now) allow, and truncated with a line counting the alerts left out
+// otherwise. Mentions are never lost: what the first card cannot hold goes
+// to a companion text message.
+func (s *State) Render(robot *config.Robot, n *template.Data, budget int) (*Rendered, error) {
+	return s.renderPrepared(s.prepare(robot, n), budget)
+}
+
+func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {
+	robot := p.robot
+	out := &Rendered{Mentions: p.mentions}
+	contents, omitted, err := s.renderCards(p, budget)
 	if err != nil {
 		return nil, err
 	}
-	out.OmittedAlerts = omitted
+	out.Parts, out.OmittedAlerts = len(contents), omitted
+	out.Messages, err = s.assemble(robot, contents, p.mentions, p.mentionAll, p.data)
+	return out, err
+}
 
-	// Whatever the card does not carry inline goes to the bottom of a text
-	// message: the card itself for text, a companion otherwise.
+// renderCards renders the robot's message over the notification's alerts,
+// split into parts or truncated to fit WeCom's byte limit.
+func (s *State) renderCards(p *prepared, budget int) ([]string, int, error) {
+	robot := p.robot
+	limit := wecom.ContentLimit(robot.MsgType)
+	r := cardRenderer{state: s, p: p}
+	content, err := r.render(p.data.Alerts, true)
+	if err != nil || len(content) <= limit {
+		return []string{content}, 0, err
+	}
+
+	alerts := append(p.data.Alerts.Firing(), p.data.Alerts.Resolved()...)
+	split := robot.Overflow == config.OverflowSplit
+	if robot.Overflow == "" {
+		// Automatic: split only when every part, and a companion, can go now.
+		parts, err := r.split(alerts, limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(parts)+1 <= budget {
+			return parts, 0, nil
+		}
+	}
+	if split {
+		parts, err := r.split(alerts, limit)
+		return parts, 0, err
+	}
+	c, omitted, err := r.truncate(alerts, limit)
+	return []string{c}, omitted, err
+}
+
+// cardRenderer renders one prepared notification over subsets of its alerts.
+type cardRenderer struct {
+	state *State
+	p     *prepared
+}
+
+// render renders the robot's message over alerts; withMentions false leaves
+// .Mentions empty, for the parts after the first.
+func (r cardRenderer) render(alerts template.Alerts, withMentions bool) (string, error) {
+	d := *r.p.data
+	shown := *d.Data
+	shown.Alerts = alerts
+	d.Data = &shown
+	if !withMentions {
+		d.Mentions = ""
+	}
+	out, err := r.state.Templates.Execute(r.state.message(r.p.robot), &d)
+	if err != nil {
+		return "", fmt.Errorf("render message of robot %s: %w", r.p.robot.Name, err)
+	}
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return "", fmt.Errorf("render message of robot %s: the template rendered nothing", r.p.robot.Name)
+	}
+	return out, nil
+}
+
+// fit returns the largest k in [1, len(alerts)] for which render(alerts[:k])
+// plus extra(k) bytes fits in limit, with its rendering; k is 0 when not
+// even one alert fits.
+func (r cardRenderer) fit(alerts template.Alerts, limit int, withMentions bool, extra func(k int) int) (int, string, error) {
+	lo, hi := 1, len(alerts)
+	best, bestContent := 0, ""
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		c, err := r.render(alerts[:mid], withMentions)
+		if err != nil {
+			return 0, "", err
+		}
+		if len(c)+extra(mid) <= limit {
+			best, bestContent = mid, c
+			lo = mid + 1
+		} else {
+			hi = mid - 1
+		}
+	}
+	return best, bestContent, nil
+}
+
+// partMarkerBytes is room kept for a part marker such as "(12/34)\n".
+const partMarkerBytes = 16
+
+// split renders alerts into parts that each fit limit, each a whole
+// rendering of the template (so the header repeats), numbered "(i/n)";
+// mentions stay in the first part. An alert too large on its own is cut.
+func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error) {
+	var parts []string
+	for len(alerts) > 0 {
+		first := len(parts) == 0
+		k, c, err := r.fit(alerts, limit-partMarkerBytes, first, func(int) int { return 0 })
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			if c, err = r.render(alerts[:1], first); err != nil {
+				return nil, err
+			}
+			k, c = 1, wecom.Cut(c, limit-partMarkerBytes-len("\n…"))+"\n…"
+		}
+		parts = append(parts, c)
+		alerts = alerts[k:]
+	}
+	if len(parts) > 1 {
+		for i := range parts {
+			parts[i] = fmt.Sprintf("(%d/%d)\n%s", i+1, len(parts), parts[i])
+		}
+	}
+	return parts, nil
+}
+
+// truncate renders as many alerts as fit in limit, with a line counting the
+// rest; an alert too large on its own is cut.
+func (r cardRenderer) truncate(alerts template.Alerts, limit int) (string, int, error) {
+	note := func(k int) string { return omittedNote(r.p.robot.Language, len(alerts)-k) }
+	k, c, err := r.fit(alerts[:len(alerts)-1], limit, true, func(k int) int { return len(note(k)) })
+	if err != nil {
+		return "", 0, err
+	}
+	if k > 0 {
+		return c + note(k), len(alerts) - k, nil
+	}
+	if c, err = r.render(alerts[:1], true); err != nil {
+		return "", 0, err
+	}
+	tail := note(1)
+	if len(alerts) == 1 {
+		tail = "\n…"
+	}
+	return wecom.Cut(c, limit-len(tail)) + tail, len(alerts) - 1, nil
+}
+
+// assemble turns rendered contents into messages. Mentions the first card
+// does not hold inline (phones, @all, user_ids the template did not place
+// or that were cut) go to the bottom of a text message: the card itself for
+// text robots, a companion sent right after the first card otherwise.
+func (s *State) assemble(robot *config.Robot, contents []string, mentions []responders.Mention, mentionAll bool, data *templates.Data) ([]*wecom.Message, error) {
+	inline := robot.MsgType == wecom.MsgTypeMarkdown
 	var userIDs, phones []string
-	for _, m := range out.Mentions {
+	for _, m := range mentions {
 		switch {
-		case m.UserID != "" && !(inline && strings.Contains(content, "<@"+m.UserID+">")):
+		case m.UserID != "" && !(inline && strings.Contains(contents[0], "<@"+m.UserID+">")):
 			userIDs = append(userIDs, m.UserID)
 		case m.UserID == "" && m.Phone != "":
 			phones = append(phones, m.Phone)
@@ -92,82 +267,25 @@ func (s *State) Render(robot *config.Robot, n *template.Data) (*Rendered, error)
 	}
 	userIDs, phones = unique(userIDs), unique(phones)
 
-	card := wecom.NewMessage(robot.MsgType, content)
-	out.Messages = append(out.Messages, card)
-	if len(userIDs) == 0 && len(phones) == 0 {
-		return out, nil
+	messages := make([]*wecom.Message, 0, len(contents)+1)
+	for _, c := range contents {
+		messages = append(messages, wecom.NewMessage(robot.MsgType, c))
 	}
-	bottom := card.Text
+	if len(userIDs) == 0 && len(phones) == 0 {
+		return messages, nil
+	}
+	bottom := messages[0].Text
 	if bottom == nil {
 		text, err := s.Templates.Execute(templates.MentionMessage(robot.Language), data)
 		if err != nil {
 			return nil, fmt.Errorf("render mention message of robot %s: %w", robot.Name, err)
 		}
 		companion := wecom.NewMessage(wecom.MsgTypeText, wecom.Cut(strings.TrimSpace(text), wecom.ContentLimit(wecom.MsgTypeText)))
-		out.Messages = append(out.Messages, companion)
+		messages = append(messages[:1], append([]*wecom.Message{companion}, messages[1:]...)...)
 		bottom = companion.Text
 	}
 	bottom.MentionedList, bottom.MentionedMobileList = userIDs, phones
-	return out, nil
-}
-
-// renderWithin renders the robot's message and, when it is over WeCom's
-// byte limit, renders it again with as many alerts as fit (firing ones
-// first) and a line counting the rest; a single alert too large on its own
-// is cut. It returns the content and how many alerts it left out.
-func (s *State) renderWithin(robot *config.Robot, data *templates.Data) (string, int, error) {
-	limit := wecom.ContentLimit(robot.MsgType)
-	text := s.message(robot)
-	render := func(alerts template.Alerts) (string, error) {
-		d := *data
-		shown := *data.Data
-		shown.Alerts = alerts
-		d.Data = &shown
-		out, err := s.Templates.Execute(text, &d)
-		if err != nil {
-			return "", fmt.Errorf("render message of robot %s: %w", robot.Name, err)
-		}
-		return strings.TrimSpace(out), nil
-	}
-	content, err := render(data.Alerts)
-	if err != nil || len(content) <= limit && content != "" {
-		return content, 0, err
-	}
-	if content == "" {
-		return "", 0, fmt.Errorf("render message of robot %s: the template rendered nothing", robot.Name)
-	}
-
-	all := append(data.Alerts.Firing(), data.Alerts.Resolved()...)
-	note := func(omitted int) string { return omittedNote(robot.Language, omitted) }
-	// The largest count of alerts whose rendering, with the note, fits.
-	lo, hi := 1, len(all)-1
-	best, bestContent := 0, ""
-	for lo <= hi {
-		mid := (lo + hi) / 2
-		c, err := render(all[:mid])
-		if err != nil {
-			return "", 0, err
-		}
-		if c += note(len(all) - mid); len(c) <= limit {
-			best, bestContent = mid, c
-			lo = mid + 1
-		} else {
-			hi = mid - 1
-		}
-	}
-	if best > 0 {
-		return bestContent, len(all) - best, nil
-	}
-	// Not even one alert fits: cut the first one's rendering.
-	c, err := render(all[:1])
-	if err != nil {
-		return "", 0, err
-	}
-	tail := note(len(all) - 1)
-	if len(all) == 1 {
-		tail = "\n…"
-	}
-	return wecom.Cut(c, limit-len(tail)) + tail, len(all) - 1, nil
+	return messages, nil
 }
 
 // message returns the template text of the robot's message.

@@ -13,6 +13,14 @@ type metrics struct {
 	messages      *prometheus.CounterVec
 	errcodes      *prometheus.CounterVec
 	mentions      *prometheus.CounterVec
+	queueDepth    *prometheus.GaugeVec
+	waitSeconds   *prometheus.HistogramVec
+	merged        *prometheus.CounterVec
+	parts         *prometheus.CounterVec
+	truncated     *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	unavailable   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,9 +45,34 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:      "mentions_total",
 			Help:      "Responders resolved for mention, by robot, the robot's strategy and outcome (phone, user_id, phone_fallback, user_id_fallback, unresolved, disabled).",
 		}, []string{"robot", "strategy", "outcome"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "queue_depth",
+			Help:      "Notifications waiting for the robot's rate limit budget.",
+		}, []string{"robot"}),
+		waitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "queue_wait_seconds",
+			Help:      "How long notifications waited for the robot's budget before sending began.",
+			Buckets:   []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 20, 30, 60},
+		}, []string{"robot"}),
+		merged: counter("notifications_merged_total", "Notifications sent merged into a digest with others."),
+		parts:  counter("parts_split_total", "Messages that oversized notifications were split into."),
+		truncated: counter("alerts_truncated_total",
+			"Alerts left out of a message to fit WeCom's byte limit."),
+		rateLimited: counter("rate_limited_total", "WeCom answers 45009 (api freq out of limit)."),
+		retries:     counter("retries_total", "WeCom sends tried again after a transient failure."),
+		unavailable: counter("unavailable_total",
+			"Notifications answered 503 so that Alertmanager retries them."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.notifications, m.messages, m.errcodes, m.mentions)
+		reg.MustRegister(m.notifications, m.messages, m.errcodes, m.mentions, m.queueDepth, m.waitSeconds,
+			m.merged, m.parts, m.truncated, m.rateLimited, m.retries, m.unavailable)
 	}
 	return m
+}
+
+// counter returns a counter by robot.
+func counter(name, help string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, []string{"robot"})
 }

@@ -5,15 +5,16 @@
 package receiver
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +56,12 @@ func NewState(cfg *config.Config) (*State, error) {
 	}
 	sample := sampleNotification()
 	for _, name := range slices.Sorted(maps.Keys(cfg.Robots)) {
-		if _, err := s.Render(cfg.Robots[name], sample); err != nil {
+		robot := cfg.Robots[name]
+		if _, err := s.Render(robot, sample, Unlimited); err != nil {
+			return nil, err
+		}
+		p := s.prepare(robot, sample)
+		if _, _, err := s.digest(robot, []*prepared{p, p}); err != nil {
 			return nil, err
 		}
 	}
@@ -99,6 +105,11 @@ type Receiver struct {
 	metrics *metrics
 	dryRun  bool
 	maxBody int64
+	now     func() time.Time
+	dedup   *dedup
+
+	queuesMu sync.Mutex
+	queues   map[string]*robotQueue
 }
 
 // New returns a receiver serving state.
@@ -108,6 +119,9 @@ func New(state *State, opts Options) *Receiver {
 		metrics: newMetrics(opts.Registerer),
 		dryRun:  opts.DryRun,
 		maxBody: opts.MaxRequestBytes,
+		now:     time.Now,
+		dedup:   newDedup(),
+		queues:  map[string]*robotQueue{},
 	}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
@@ -140,6 +154,7 @@ const (
 	resultDryRun     = "dry_run"
 	resultBadRequest = "bad_request"
 	resultFailed     = "failed"
+	resultDuplicate  = "duplicate"
 )
 
 func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
@@ -161,49 +176,70 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	}
 	logger = logger.With("group_key", n.GroupKey, "status", n.Status, "alerts", len(n.Alerts))
 
-	rendered, err := state.Render(robot, &n.Data)
-	if err != nil {
-		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
-		logger.Error("Cannot render notification", "err", err)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	p := state.prepare(robot, &n.Data)
+	r.recordMentions(logger, robot, p.mentions)
+	if r.dryRun {
+		r.dryRunLog(w, logger, state, p)
 		return
 	}
-	r.recordMentions(logger, robot, rendered.Mentions)
-	if rendered.OmittedAlerts > 0 {
-		logger.Warn("Alerts left out to fit WeCom's size limit", "omitted", rendered.OmittedAlerts)
-	}
-
-	if r.dryRun {
-		for i, m := range rendered.Messages {
-			body, _ := json.Marshal(m)
-			logger.Info("Dry run: would send WeCom message", "part", i+1, "of", len(rendered.Messages), "message", string(body))
-		}
-		r.metrics.notifications.WithLabelValues(name, resultDryRun).Inc()
+	dedupKey := r.dedup.key(name, n)
+	if r.dedup.seen(dedupKey, r.now()) {
+		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
+		logger.Info("Notification already delivered; acknowledged without posting again")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 
-	if err := r.deliver(req.Context(), state, robot, rendered.Messages); err != nil {
+	maxWait := time.Duration(state.Config.Global.MaxWait)
+	err = r.queueFor(state, robot).submit(req.Context(), state, p, r.now().Add(maxWait))
+	if err != nil {
 		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
 		logger.Error("WeCom did not accept the notification", "err", err)
-		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), deliveryStatus(err))
+		status := deliveryStatus(err)
+		if status == http.StatusServiceUnavailable {
+			r.metrics.unavailable.WithLabelValues(name).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(int(maxWait.Seconds())))
+		}
+		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), status)
 		return
 	}
+	r.dedup.add(dedupKey, r.now().Add(time.Duration(state.Config.Global.DedupWindow)))
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
-	logger.Debug("Delivered notification", "messages", len(rendered.Messages))
+	logger.Debug("Delivered notification")
+	w.WriteHeader(http.StatusOK)
+}
+
+// dryRunLog renders a notification and logs the messages instead of sending.
+func (r *Receiver) dryRunLog(w http.ResponseWriter, logger *slog.Logger, state *State, p *prepared) {
+	rendered, err := state.renderPrepared(p, Unlimited)
+	if err != nil {
+		r.metrics.notifications.WithLabelValues(p.robot.Name, resultFailed).Inc()
+		logger.Error("Cannot render notification", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	r.recordRender(p.robot.Name, rendered)
+	for i, m := range rendered.Messages {
+		body, _ := json.Marshal(m)
+		logger.Info("Dry run: would send WeCom message", "part", i+1, "of", len(rendered.Messages), "message", string(body))
+	}
+	r.metrics.notifications.WithLabelValues(p.robot.Name, resultDryRun).Inc()
 	w.WriteHeader(http.StatusOK)
 }
 
 // decode reads a notification, answering with the HTTP status of what is
 // wrong with the request.
 func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notification, int, error) {
-	body := http.MaxBytesReader(w, req.Body, r.maxBody)
-	var n Notification
-	if err := json.NewDecoder(body).Decode(&n); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBody))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body is over %d bytes", tooLarge.Limit)
 		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+	}
+	var n Notification
+	if err := json.Unmarshal(body, &n); err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
 	}
 	switch {
@@ -220,18 +256,6 @@ func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notificati
 	return &n, 0, nil
 }
 
-// deliver sends messages in order, stopping at the first WeCom refuses.
-func (r *Receiver) deliver(ctx context.Context, state *State, robot *config.Robot, messages []*wecom.Message) error {
-	for i, m := range messages {
-		err := state.client.Send(ctx, robot.WebhookURL(), m)
-		r.recordSend(robot.Name, m.MsgType, err)
-		if err != nil {
-			return fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)
-		}
-	}
-	return nil
-}
-
 // deliveryStatus is the answer to Alertmanager for a delivery failure: 503
 // when trying again later may succeed, 502 when WeCom refused for good (a
 // gone robot still deserves Alertmanager's retries and its failure metrics,
@@ -241,6 +265,17 @@ func deliveryStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadGateway
+}
+
+// recordRender counts parts split and alerts left out.
+func (r *Receiver) recordRender(robot string, rendered *Rendered) {
+	if rendered.Parts > 1 {
+		r.metrics.parts.WithLabelValues(robot).Add(float64(rendered.Parts))
+	}
+	if rendered.OmittedAlerts > 0 {
+		r.metrics.truncated.WithLabelValues(robot).Add(float64(rendered.OmittedAlerts))
+		r.logger.Warn("Alerts left out to fit WeCom's size limit", "robot", robot, "omitted", rendered.OmittedAlerts)
+	}
 }
 
 func (r *Receiver) recordSend(robot, msgtype string, err error) {

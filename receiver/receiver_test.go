@@ -29,6 +29,7 @@ const testConfig = `
 global:
   api_url: %s
   timeout: 500ms
+  max_wait: 2s
 members:
   - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
   - {email: bob@corp.com, name: Bob Li, phone: "+86 139-0000-2222"}
@@ -50,10 +51,11 @@ robots:
   phone:       {key: key-phone, mention: {mapping_table: wecom_users}}
   phoneonly:   {key: key-phoneonly}
   table:       {key: key-table, mention: {strategy: mapping_table, mapping_table: wecom_users}}
-  text:        {key: key-text, msgtype: text, mention: {mapping_table: wecom_users}}
+  text:        {key: key-text, msgtype: text, overflow: truncate, mention: {mapping_table: wecom_users}}
   v2:          {key: key-v2, msgtype: markdown_v2, mention: {strategy: mapping_table, mapping_table: wecom_users}}
   off:         {key: key-off, mention: {enabled: false, mapping_table: wecom_users}}
   resolved:    {key: key-resolved, mention: {on_resolved: true}}
+  truncate:    {key: key-truncate, overflow: truncate, mention: {strategy: mapping_table, mapping_table: wecom_users}}
   noinline:    {key: key-noinline, message: '{{ .CommonLabels.alertname }} is {{ .Status }}', mention: {strategy: mapping_table, mapping_table: wecom_users}}
 `
 
@@ -306,11 +308,13 @@ func TestAnswers(t *testing.T) {
 		{name: "no alerts", robot: "phone", body: []byte(`{"version":"4","status":"firing","alerts":[]}`), wantCode: 400, wantBody: "payload has no alerts"},
 		{name: "bad alert status", robot: "phone", body: []byte(`{"version":"4","alerts":[{"status":"burning"}]}`), wantCode: 400, wantBody: `alerts[0]: unknown status "burning"`},
 		{name: "oversized", robot: "phone", body: append(good, bytes.Repeat([]byte(" "), 1<<20)...), wantCode: 413, wantBody: "request body is over"},
-		{name: "WeCom 502", robot: "phone", body: good, inject: []wecomtest.Failure{{HTTPStatus: 502}}, wantCode: 503, wantBody: "wecom answered HTTP 502"},
-		{name: "WeCom busy", robot: "phone", body: good, inject: []wecomtest.Failure{{Errcode: -1}}, wantCode: 503, wantBody: "wecom errcode -1"},
-		{name: "WeCom timeout", robot: "phone", body: good, inject: []wecomtest.Failure{{Delay: 2 * time.Second}}, wantCode: 503, wantBody: "post to http://"},
-		{name: "companion refused: not acknowledged", robot: "phone", body: good, inject: []wecomtest.Failure{{}, {Errcode: 45009}},
-			wantCode: 503, wantBody: "message 2 of 2: wecom errcode 45009", accepted: 1},
+		{name: "WeCom 502 once: retried", robot: "phone", body: good, inject: []wecomtest.Failure{{HTTPStatus: 502}}, wantCode: 200, accepted: 2},
+		{name: "WeCom busy once: retried", robot: "phone", body: good, inject: []wecomtest.Failure{{Errcode: -1}}, wantCode: 200, accepted: 2},
+		{name: "WeCom timeout once: retried", robot: "phone", body: good, inject: []wecomtest.Failure{{Delay: time.Second}}, wantCode: 200, accepted: 2},
+		{name: "WeCom 502 throughout max_wait", robot: "phone", body: good, inject: slices.Repeat([]wecomtest.Failure{{HTTPStatus: 502}}, 100),
+			wantCode: 503, wantBody: "not delivered within max_wait: the robot's rate limit is spent or WeCom is failing; retry later (last error: wecom answered HTTP 502)"},
+		{name: "WeCom 45009 on the companion: not acknowledged", robot: "phone", body: good, inject: []wecomtest.Failure{{}, {Errcode: 45009}},
+			wantCode: 503, wantBody: "message 2 of 2: not delivered within max_wait: the robot's rate limit is spent or WeCom is failing; retry later (last error: wecom errcode 45009: injected failure)", accepted: 1},
 		{name: "robot gone", robot: "phone", body: good, errcode: 93000, wantCode: 502, wantBody: "wecom errcode 93000"},
 		{name: "robot removed from group", robot: "phone", body: good, errcode: 93008, wantCode: 502, wantBody: "wecom errcode 93008"},
 	} {
@@ -335,6 +339,9 @@ func TestAnswers(t *testing.T) {
 			var b bytes.Buffer
 			_, _ = b.ReadFrom(resp.Body)
 			resp.Body.Close()
+			if tc.wantCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
 			if resp.StatusCode != tc.wantCode || !strings.Contains(b.String(), tc.wantBody) {
 				t.Errorf("answer %d %q, want %d containing %q", resp.StatusCode, b.String(), tc.wantCode, tc.wantBody)
 			}
@@ -365,7 +372,7 @@ func TestDryRunSendsNothing(t *testing.T) {
 }
 
 func TestOversizedContentCutAtAlertBoundary(t *testing.T) {
-	for _, robot := range []string{"table", "text"} {
+	for _, robot := range []string{"truncate", "text"} {
 		t.Run(robot, func(t *testing.T) {
 			tr := newTestReceiver(t, Options{})
 			var alerts []template.KV

@@ -1,0 +1,109 @@
+package receiver
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter keeps one robot within a budget of n messages in any window of
+// length per, the way WeCom counts (a sliding window is never looser than
+// a fixed one). A limiter with n <= 0 never limits.
+type limiter struct {
+	n   int
+	per time.Duration
+	now func() time.Time
+
+	mu   sync.Mutex
+	sent []time.Time // send times within the last window, oldest first
+	// blockedUntil is set when WeCom answered 45009: someone else shares
+	// the robot, so nothing is sent before the window frees.
+	blockedUntil time.Time
+}
+
+func newLimiter(n int, per time.Duration, now func() time.Time) *limiter {
+	return &limiter{n: n, per: per, now: now}
+}
+
+// unlimited reports whether the limiter never limits.
+func (l *limiter) unlimited() bool { return l.n <= 0 }
+
+// expire drops send times that left the window; l.mu is held.
+func (l *limiter) expire(now time.Time) {
+	i := 0
+	for i < len(l.sent) && now.Sub(l.sent[i]) >= l.per {
+		i++
+	}
+	l.sent = l.sent[i:]
+}
+
+// available returns how many messages may be sent now.
+func (l *limiter) available() int {
+	if l.unlimited() {
+		return int(^uint(0) >> 1)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Before(l.blockedUntil) {
+		return 0
+	}
+	l.expire(now)
+	return l.n - len(l.sent)
+}
+
+// used returns how many messages were sent within the window.
+func (l *limiter) used() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire(l.now())
+	return len(l.sent)
+}
+
+// take records k messages as sent now, if the budget allows all of them.
+func (l *limiter) take(k int) bool {
+	if l.unlimited() {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Before(l.blockedUntil) {
+		return false
+	}
+	l.expire(now)
+	if len(l.sent)+k > l.n {
+		return false
+	}
+	for range k {
+		l.sent = append(l.sent, now)
+	}
+	return true
+}
+
+// wait returns how long until one more message may be sent.
+func (l *limiter) wait() time.Duration {
+	if l.unlimited() {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.expire(now)
+	d := time.Duration(0)
+	if len(l.sent) >= l.n {
+		d = l.sent[len(l.sent)-l.n].Add(l.per).Sub(now)
+	}
+	if b := l.blockedUntil.Sub(now); b > d {
+		d = b
+	}
+	return d
+}
+
+// block stops sending for a whole window, after WeCom said the robot's
+// budget is spent (45009): another sender shares it, and WeCom does not
+// say when its window frees.
+func (l *limiter) block() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.blockedUntil = l.now().Add(l.per)
+}

@@ -1,0 +1,54 @@
+package receiver
+
+import (
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for the limiter.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestLimiterSlidingWindow(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)}
+	l := newLimiter(3, time.Minute, clock.now)
+	if !l.take(2) || l.available() != 1 {
+		t.Fatalf("after 2 of 3: available %d", l.available())
+	}
+	clock.advance(20 * time.Second)
+	if !l.take(1) || l.take(1) {
+		t.Fatal("third message refused or fourth allowed")
+	}
+	if got := l.wait(); got != 40*time.Second {
+		t.Errorf("wait = %s, want 40s (until the first two leave the window)", got)
+	}
+	clock.advance(40 * time.Second)
+	if got := l.available(); got != 2 {
+		t.Errorf("after the window moved: available %d, want 2", got)
+	}
+	if l.take(3) {
+		t.Error("took 3 with 2 available")
+	}
+	l.block()
+	if l.available() != 0 || l.take(1) || l.wait() != time.Minute {
+		t.Errorf("blocked limiter: available %d, wait %s", l.available(), l.wait())
+	}
+	clock.advance(time.Minute)
+	if got := l.available(); got != 3 {
+		t.Errorf("after the block: available %d, want 3", got)
+	}
+}
+
+func TestLimiterUnlimited(t *testing.T) {
+	l := newLimiter(0, time.Minute, time.Now)
+	for range 1000 {
+		if !l.take(1) {
+			t.Fatal("unlimited limiter refused")
+		}
+	}
+	if l.wait() != 0 {
+		t.Error("unlimited limiter asks to wait")
+	}
+}
