@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
@@ -66,11 +67,16 @@ type testReceiver struct {
 	logs   *bytes.Buffer
 }
 
-func newTestReceiver(t *testing.T, opts Options) *testReceiver {
+// newTestReceiver serves testConfig, changed by edits, against a fake WeCom.
+func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *testReceiver {
 	t.Helper()
 	fake := wecomtest.NewServer()
 	t.Cleanup(fake.Close)
-	cfg, err := config.Load([]byte(fmt.Sprintf(testConfig, fake.APIURL())), t.TempDir())
+	text := fmt.Sprintf(testConfig, fake.APIURL())
+	for _, edit := range edits {
+		text = edit(text)
+	}
+	cfg, err := config.Load([]byte(text), t.TempDir())
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
@@ -115,12 +121,16 @@ func payload(t *testing.T, name string) []byte {
 // notification returns a webhook payload of the given alerts' labels, all firing.
 func notification(t *testing.T, status string, labelSets ...template.KV) []byte {
 	t.Helper()
-	n := Notification{Version: "4", GroupKey: "{}:{}"}
+	n := Notification{Version: "4", GroupKey: fmt.Sprintf("{}:{alertname=%q}", labelSets[0]["alertname"])}
 	n.Status, n.Receiver = status, "wecom"
-	for i, ls := range labelSets {
+	for _, ls := range labelSets {
+		set := model.LabelSet{}
+		for k, v := range ls {
+			set[model.LabelName(k)] = model.LabelValue(v)
+		}
 		n.Alerts = append(n.Alerts, template.Alert{
 			Status: status, Labels: ls, Annotations: template.KV{"summary": "something broke"},
-			StartsAt: time.Date(2026, 11, 24, 19, 1, 51, 0, time.UTC), Fingerprint: fmt.Sprintf("%016x", i),
+			StartsAt: time.Date(2026, 11, 24, 19, 1, 51, 0, time.UTC), Fingerprint: set.Fingerprint().String(),
 		})
 	}
 	n.CommonLabels = template.KV{"alertname": labelSets[0]["alertname"]}

@@ -1,0 +1,185 @@
+package receiver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
+)
+
+// TestStorm posts 200 distinct groups to one robot within a second, against
+// a fake WeCom that enforces 20 messages in a (shortened) 3 s window: WeCom
+// must never answer 45009, every acknowledged group must be in what it
+// accepted with its responders, and the rest must have been answered 503.
+func TestStorm(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 20, per: 3s}", 1)
+	})
+	tr.fake.Window = 3 * time.Second
+
+	const groups = 200
+	codes := make([]int, groups)
+	var wg sync.WaitGroup
+	for i := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 5 * time.Millisecond) // 200 groups over 1 s
+			labels := template.KV{"alertname": fmt.Sprintf("Storm%03d", i), "team": "dba", "severity": "critical"}
+			if i%2 == 1 {
+				labels = template.KV{"alertname": fmt.Sprintf("Storm%03d", i), "team": "payments"}
+			}
+			codes[i], _ = tr.post(t, "table", notification(t, "firing", labels))
+		}()
+	}
+	wg.Wait()
+
+	if n := tr.fake.CountErrcode(wecom.ErrcodeRateLimited); n != 0 {
+		t.Errorf("WeCom answered 45009 %d times", n)
+	}
+	var all strings.Builder
+	for _, r := range tr.fake.AcceptedFor("key-table") {
+		all.WriteString(r.Message.Content())
+		if r.Message.Text != nil {
+			all.WriteString(strings.Join(r.Message.Text.MentionedList, " "))
+		}
+	}
+	delivered := 0
+	for i, code := range codes {
+		switch code {
+		case http.StatusOK:
+			delivered++
+			if name := fmt.Sprintf("Storm%03d", i); !strings.Contains(all.String(), name) {
+				t.Errorf("%s acknowledged but not in what WeCom accepted", name)
+			}
+		case http.StatusServiceUnavailable:
+		default:
+			t.Errorf("group %d answered %d", i, code)
+		}
+	}
+	for _, who := range []string{"<@alice_wecom>", "<@bob_wecom>", "<@carol_wecom>", "Dave Ma"} {
+		if !strings.Contains(all.String(), who) {
+			t.Errorf("responder %s not in what WeCom accepted", who)
+		}
+	}
+	if delivered == 0 {
+		t.Fatal("nothing delivered")
+	}
+	t.Logf("%d of %d groups delivered in %d messages", delivered, groups, len(tr.fake.AcceptedFor("key-table")))
+}
+
+func TestDuplicateWindow(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	body := payload(t, "firing-two-alerts.json")
+	for i := range 3 {
+		if code, b := tr.post(t, "table", body); code != http.StatusOK {
+			t.Fatalf("post %d: %d %s", i, code, b)
+		}
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 1 {
+		t.Errorf("the same notification three times posted %d messages, want 1", n)
+	}
+	// A change of status or alerts is a new notification.
+	if code, b := tr.post(t, "table", payload(t, "firing-with-resolved.json")); code != http.StatusOK {
+		t.Fatalf("post: %d %s", code, b)
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 2 {
+		t.Errorf("a changed notification was not posted: %d messages", n)
+	}
+	if got := tr.value(t, "notifications", "duplicate", "table"); got != 2 {
+		t.Errorf("notifications_total{result=duplicate} = %v, want 2", got)
+	}
+}
+
+func TestDuplicateOfFailedDeliveryIsPosted(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	tr.fake.SetErrcode("key-table", wecom.ErrcodeRobotDisabled)
+	body := payload(t, "firing-two-alerts.json")
+	if code, _ := tr.post(t, "table", body); code != http.StatusBadGateway {
+		t.Fatalf("disabled robot answered %d, want 502", code)
+	}
+	tr.fake.SetErrcode("key-table", 0)
+	if code, b := tr.post(t, "table", body); code != http.StatusOK {
+		t.Fatalf("retry answered %d %s", code, b)
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 1 {
+		t.Errorf("retry of a failed delivery posted %d messages, want 1", n)
+	}
+}
+
+func TestSplitAtByteLimit(t *testing.T) {
+	for _, robot := range []string{"table", "text"} {
+		t.Run(robot, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{}, func(cfg string) string {
+				return strings.Replace(cfg, "msgtype: text, overflow: truncate", "msgtype: text, overflow: split", 1)
+			})
+			var alerts []template.KV
+			for i := range 60 {
+				alerts = append(alerts, template.KV{
+					"alertname": "DiskFull", "team": "dba", "severity": "critical",
+					"instance": fmt.Sprintf("数据库-%03d-%s", i, strings.Repeat("🔥", 10)),
+				})
+			}
+			code, body := tr.post(t, robot, notification(t, "firing", alerts...))
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			got := tr.fake.AcceptedFor("key-" + robot)
+			var cards []string
+			for _, r := range got {
+				if r.Message.MsgType == wecom.MsgTypeText && robot != "text" {
+					continue // the companion
+				}
+				cards = append(cards, r.Message.Content())
+			}
+			if len(cards) < 2 {
+				t.Fatalf("%d cards, want the content split", len(cards))
+			}
+			joined := strings.Join(cards, "\n")
+			for i, c := range cards {
+				if want := fmt.Sprintf("(%d/%d)\n", i+1, len(cards)); !strings.HasPrefix(c, want) {
+					t.Errorf("card %d does not start with %q", i, want)
+				}
+			}
+			for i := range 60 {
+				if inst := fmt.Sprintf("数据库-%03d-", i); strings.Count(joined, inst) != 1 {
+					t.Errorf("%s appears %d times across the parts, want 1", inst, strings.Count(joined, inst))
+				}
+			}
+			if robot == "table" && !strings.Contains(cards[0], "<@alice_wecom>") {
+				t.Errorf("mentions not in the first part:\n%s", cards[0])
+			}
+			if got := tr.value(t, "parts_split", robot); got != float64(len(cards)) {
+				t.Errorf("parts_split_total = %v, want %d", got, len(cards))
+			}
+		})
+	}
+}
+
+func TestRateLimitedByAnotherSender(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 20, per: 1s}", 1)
+	})
+	// Someone else spent the robot's budget: WeCom answers 45009 once.
+	tr.fake.Inject("key-table", wecomtest.Failure{Errcode: wecom.ErrcodeRateLimited})
+	start := time.Now()
+	if code, b := tr.post(t, "table", payload(t, "firing-one-alert.json")); code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, b)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("sent again after %s, before the 1 s window freed", waited)
+	}
+	if got := tr.value(t, "rate_limited", "table"); got != 1 {
+		t.Errorf("rate_limited_total = %v, want 1", got)
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 1 {
+		t.Errorf("accepted %d messages, want 1", n)
+	}
+}
