@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -26,18 +27,22 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
 )
 
 const name = "alertmanager-wecom"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New(name, "Receives Prometheus Alertmanager webhook notifications and posts them to WeCom group robots, @mentioning the responders.")
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+
 	configFile := app.Flag("config.file", "Configuration file.").Default("config.yml").String()
 	dryRun := app.Flag("dry-run", "Render and log the WeCom messages instead of sending them.").Bool()
 	maxRequest := app.Flag("web.max-request-bytes", "Largest notification body accepted; larger ones get 413.").
@@ -47,26 +52,29 @@ func run(args []string) int {
 	webFlags := kingpinflag.AddFlags(app, ":9096")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
-	app.Version(version.Print(name))
-	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+
+	app.Command("serve", "Run the receiver (the default).").Default()
+	check := app.Command("check-config", "Validate a configuration file and print what each robot will do.")
+	checkFile := check.Arg("file", "Configuration file.").Required().String()
+	render := app.Command("render", "Print the exact WeCom requests a robot would send for an Alertmanager webhook payload (with --config.file), and who is mentioned how.")
+	renderRobot := render.Flag("robot", "Robot name.").Required().String()
+	renderPayload := render.Arg("payload", "Alertmanager webhook payload (JSON file).").Required().String()
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	switch cmd {
+	case check.FullCommand():
+		return checkConfig(stdout, stderr, *checkFile)
+	case render.FullCommand():
+		return renderPayloadFile(stdout, stderr, *configFile, *renderRobot, *renderPayload)
+	}
 
+	logConfig.Writer = stderr
 	logger := promslog.New(logConfig)
 	logger.Info("Starting "+name, "version", version.Info(), "build_context", version.BuildContext())
-
-	cfg, err := config.LoadFile(*configFile)
-	if err != nil {
-		logger.Error("Cannot load configuration", "file", *configFile, "err", err)
-		return 1
-	}
-	state, err := receiver.NewState(cfg)
-	if err != nil {
-		logger.Error("Cannot load configuration", "file", *configFile, "err", err)
-		return 1
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -74,12 +82,16 @@ func run(args []string) int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	recv := receiver.New(state, receiver.Options{
+	recv := receiver.New(nil, receiver.Options{
 		Logger:          logger,
 		Registerer:      reg,
 		DryRun:          *dryRun,
 		MaxRequestBytes: int64(*maxRequest),
 	})
+	reloader := receiver.NewReloader(*configFile, recv, reg, logger)
+	if err := reloader.Reload(); err != nil {
+		return 1
+	}
 	if *dryRun {
 		logger.Warn("Dry run: messages are logged, not sent to WeCom")
 	}
@@ -87,8 +99,21 @@ func run(args []string) int {
 	router := mux.NewRouter()
 	recv.Register(router)
 	router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	router.HandleFunc("/-/healthy", okHandler).Methods(http.MethodGet, http.MethodHead)
-	router.HandleFunc("/-/ready", okHandler).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/-/reload", reloader)
+	router.Handle("/api/v1/status", receiver.StatusHandler(recv, reloader, map[string]string{
+		"version": version.Version, "revision": version.Revision, "branch": version.Branch,
+		"buildDate": version.BuildDate, "goVersion": version.GoVersion,
+	})).Methods(http.MethodGet)
+	router.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "OK")
+	}).Methods(http.MethodGet, http.MethodHead)
+	router.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !recv.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "OK")
+	}).Methods(http.MethodGet, http.MethodHead)
 
 	server := &http.Server{
 		Handler:           router,
@@ -99,27 +124,27 @@ func run(args []string) int {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(server, webFlags, logger) }()
 
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, os.Interrupt, syscall.SIGTERM)
-	select {
-	case err := <-serveErr:
-		if !errors.Is(err, http.ErrServerClosed) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	for {
+		select {
+		case err := <-serveErr:
 			logger.Error("Cannot serve", "err", err)
 			return 1
-		}
-	case sig := <-term:
-		logger.Info("Shutting down: finishing deliveries in flight", "signal", sig.String(), "timeout", *shutdownTimeout)
-		ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
-		defer cancel()
-		if err := server.Shutdown(ctx); err != nil {
-			logger.Error("Deliveries did not finish in time", "err", err)
-			return 1
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				_ = reloader.Reload()
+				continue
+			}
+			logger.Info("Shutting down: finishing deliveries in flight", "signal", sig.String(), "timeout", *shutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+			defer cancel()
+			if err := server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("Deliveries did not finish in time", "err", err)
+				return 1
+			}
+			logger.Info("Stopped")
+			return 0
 		}
 	}
-	return 0
-}
-
-func okHandler(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "OK")
 }

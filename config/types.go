@@ -65,8 +65,8 @@ type GlobalConfig struct {
 
 // RateLimit is a budget of Messages per Per.
 type RateLimit struct {
-	Messages int            `yaml:"messages"`
-	Per      model.Duration `yaml:"per"`
+	Messages int            `yaml:"messages" json:"messages"`
+	Per      model.Duration `yaml:"per" json:"per"`
 }
 
 // Member is a person who can be mentioned.

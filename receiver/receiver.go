@@ -112,7 +112,8 @@ type Receiver struct {
 	queues   map[string]*robotQueue
 }
 
-// New returns a receiver serving state.
+// New returns a receiver serving state; with a nil state it answers 503
+// until SetState.
 func New(state *State, opts Options) *Receiver {
 	r := &Receiver{
 		logger:  opts.Logger,
@@ -129,11 +130,16 @@ func New(state *State, opts Options) *Receiver {
 	if r.maxBody <= 0 {
 		r.maxBody = DefaultMaxRequestBytes
 	}
-	r.state.Store(state)
+	if state != nil {
+		r.state.Store(state)
+	}
 	return r
 }
 
-// State returns the state requests are served with now.
+// Ready reports whether a configuration is loaded.
+func (r *Receiver) Ready() bool { return r.state.Load() != nil }
+
+// State returns the state requests are served with now, nil before one is loaded.
 func (r *Receiver) State() *State { return r.state.Load() }
 
 // SetState makes later requests use s; requests in flight keep theirs.
@@ -159,6 +165,10 @@ const (
 
 func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	state := r.state.Load()
+	if state == nil {
+		http.Error(w, "not ready: no configuration loaded", http.StatusServiceUnavailable)
+		return
+	}
 	name := mux.Vars(req)["robot"]
 	robot, ok := state.Config.Robots[name]
 	if !ok {
@@ -182,8 +192,9 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		r.dryRunLog(w, logger, state, p)
 		return
 	}
+	dedupWindow := time.Duration(state.Config.Global.DedupWindow)
 	dedupKey := r.dedup.key(name, n)
-	if r.dedup.seen(dedupKey, r.now()) {
+	if dedupWindow > 0 && r.dedup.seen(dedupKey, r.now()) {
 		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
 		logger.Info("Notification already delivered; acknowledged without posting again")
 		w.WriteHeader(http.StatusOK)
@@ -203,7 +214,9 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), status)
 		return
 	}
-	r.dedup.add(dedupKey, r.now().Add(time.Duration(state.Config.Global.DedupWindow)))
+	if dedupWindow > 0 {
+		r.dedup.add(dedupKey, r.now().Add(dedupWindow))
+	}
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
 	logger.Debug("Delivered notification")
 	w.WriteHeader(http.StatusOK)

@@ -61,6 +61,7 @@ robots:
 `
 
 type testReceiver struct {
+	recv   *Receiver
 	fake   *wecomtest.Server
 	server *httptest.Server
 	reg    *prometheus.Registry
@@ -91,7 +92,8 @@ func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *
 	opts.Registerer = tr.reg
 	opts.Logger = slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	router := mux.NewRouter()
-	New(state, opts).Register(router)
+	tr.recv = New(state, opts)
+	tr.recv.Register(router)
 	tr.server = httptest.NewServer(router)
 	t.Cleanup(tr.server.Close)
 	return tr
@@ -111,11 +113,15 @@ func (tr *testReceiver) post(t *testing.T, robot string, body []byte) (int, stri
 
 func payload(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "alertmanager", name))
+	b, err := readPayload(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func readPayload(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "testdata", "alertmanager", name))
 }
 
 // notification returns a webhook payload of the given alerts' labels, all firing.

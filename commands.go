@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
+)
+
+// checkConfig validates a configuration file, templates included, and
+// prints what each robot will do; it never prints a key.
+func checkConfig(stdout, stderr io.Writer, path string) int {
+	state, err := receiver.LoadState(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	cfg := state.Config
+	fmt.Fprintf(stdout, "SUCCESS: %s is valid: %d members, %d teams, %d mapping tables, %d responder rules, %d robots\n",
+		path, len(cfg.Members), len(cfg.Teams), len(cfg.MappingTables), len(cfg.Responders), len(cfg.Robots))
+	for _, name := range slices.Sorted(maps.Keys(cfg.Robots)) {
+		robot := cfg.Robots[name]
+		limit := cfg.Limit(robot)
+		mention := "off"
+		if robot.MentionEnabled() {
+			mention = robot.Mention.Strategy
+			if robot.Mention.MappingTable != "" {
+				mention += ", mapping table " + robot.Mention.MappingTable
+			}
+			if robot.Mention.OnResolved {
+				mention += ", also on resolved"
+			}
+		}
+		rate := "unlimited"
+		if limit.Messages > 0 {
+			rate = fmt.Sprintf("%d messages per %s", limit.Messages, limit.Per)
+		}
+		overflow := robot.Overflow
+		if overflow == "" {
+			overflow = "split when the budget allows, else truncate"
+		}
+		fmt.Fprintf(stdout, "robot %s: POST /robots/%s/send -> %s (%s), mentions: %s; rate limit: %s; overflow: %s\n",
+			name, name, robot.MsgType, robot.Language, mention, rate, overflow)
+	}
+	return 0
+}
+
+// renderPayloadFile prints the exact WeCom requests robot would send for a
+// webhook payload, in order, and how each responder is mentioned.
+func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadFile string) int {
+	state, err := receiver.LoadState(configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	robot, ok := state.Config.Robots[robotName]
+	if !ok {
+		fmt.Fprintf(stderr, "FAILED: unknown robot %q\n", robotName)
+		return 1
+	}
+	raw, err := os.ReadFile(payloadFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	var n receiver.Notification
+	if err := json.Unmarshal(raw, &n); err != nil {
+		fmt.Fprintf(stderr, "FAILED: decode %s: %v\n", payloadFile, err)
+		return 1
+	}
+	rendered, err := state.Render(robot, &n.Data, receiver.Unlimited)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	for i, m := range rendered.Messages {
+		body, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Fprintf(stdout, "# request %d of %d: POST %s\n%s\n\n", i+1, len(rendered.Messages), "<webhook of robot "+robotName+">", body)
+	}
+	fmt.Fprintln(stdout, "# responders")
+	if len(rendered.Mentions) == 0 {
+		fmt.Fprintln(stdout, "(none)")
+	}
+	for _, m := range rendered.Mentions {
+		who := m.Name
+		if m.Email != "" && m.Email != m.Name {
+			who += " <" + m.Email + ">"
+		}
+		var how string
+		switch {
+		case m.UserID != "" && robot.MsgType == "markdown":
+			how = "user_id " + m.UserID + " (inline, or at the bottom of the companion text when the template does not place it)"
+		case m.UserID != "":
+			how = "user_id " + m.UserID + " (bottom, mentioned_list)"
+		case m.Phone != "":
+			how = "phone " + m.Phone + " (bottom, mentioned_mobile_list)"
+		default:
+			how = "not mentioned: " + m.Reason
+		}
+		fmt.Fprintf(stdout, "%s: %s [%s]\n", who, how, strings.ReplaceAll(m.Outcome, "_", " "))
+	}
+	return 0
+}
