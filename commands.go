@@ -79,8 +79,12 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 		return 1
 	}
 	for i, m := range rendered.Messages {
-		body, _ := json.MarshalIndent(m, "", "  ")
-		fmt.Fprintf(stdout, "# request %d of %d: POST %s\n%s\n\n", i+1, len(rendered.Messages), "<webhook of robot "+robotName+">", body)
+		fmt.Fprintf(stdout, "# request %d of %d: POST <webhook of robot %s>\n", i+1, len(rendered.Messages), robotName)
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(m)
+		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintln(stdout, "# responders")
 	if len(rendered.Mentions) == 0 {

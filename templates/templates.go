@@ -1,0 +1,254 @@
+// Package templates renders WeCom messages with Alertmanager's template
+// package and functions, so that an existing Alertmanager template works
+// unchanged, and holds the embedded default templates.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	tmplhtml "html/template"
+	"io/fs"
+	"strings"
+	"sync"
+	tmpltext "text/template"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+//go:embed *.tmpl
+var defaults embed.FS
+
+// Data is what every message template sees: Alertmanager's own template
+// data, so an existing Alertmanager template works unchanged, plus the
+// responders of the notification.
+type Data struct {
+	*template.Data
+	// Responders are the people responsible for the notification, in a stable order.
+	Responders []Responder
+	// Mentions renders the mentions a template places inline: <@userid>
+	// tokens for people mentioned inline (markdown only), plain names for
+	// everyone else, separated by spaces.
+	Mentions string
+	// TimeZone is the IANA name of the zone times are shown in, for `tz`.
+	TimeZone string
+}
+
+// Responder is one person responsible for the notification, for display.
+type Responder struct {
+	Name  string
+	Email string
+	// Mention is how the person is mentioned: "inline" (a <@userid> token in
+	// the content), "bottom" (under the message), or "" (shown by name only).
+	Mention string
+}
+
+// Templates holds Alertmanager's default templates, this package's
+// embedded defaults and the user's templates. It is safe for concurrent use.
+type Templates struct {
+	// base holds every definition; message texts are compiled on a clone
+	// of it once each, not on every notification.
+	base     *tmpltext.Template
+	compiled sync.Map // template text -> *tmpltext.Template
+}
+
+// Funcs are the functions this receiver adds to Alertmanager's.
+var Funcs = template.FuncMap{
+	// words returns the default templates' words in a language, en or zh.
+	"words": func(language string) map[string]string {
+		if w, ok := words[language]; ok {
+			return w
+		}
+		return words["en"]
+	},
+}
+
+var words = map[string]map[string]string{
+	"en": {
+		"firingTag": "FIRING", "resolvedTag": "RESOLVED", "firing": "Firing", "resolved": "Resolved",
+		"severity": "Severity", "responders": "Responders", "source": "Source", "runbook": "Runbook",
+		"look": "please take a look", "done": "resolved",
+	},
+	"zh": {
+		"firingTag": "告警", "resolvedTag": "已恢复", "firing": "告警中", "resolved": "已恢复",
+		"severity": "级别", "responders": "负责人", "source": "来源", "runbook": "处理手册",
+		"look": "请及时处理", "done": "已恢复",
+	},
+}
+
+// Load parses Alertmanager's defaults, then the embedded defaults of this
+// package, then the user's globs (absolute paths; a glob matching nothing
+// is allowed, as in Alertmanager), so that a user file can redefine any
+// default.
+func Load(globs []string) (*Templates, error) {
+	// Alertmanager's Template keeps its text template to itself; an option
+	// sees it, and it stays the same value through every Parse.
+	var base *tmpltext.Template
+	am, err := template.FromGlobs(nil, func(text *tmpltext.Template, html *tmplhtml.Template) {
+		base = text
+		text.Funcs(tmpltext.FuncMap(Funcs))
+		html.Funcs(tmplhtml.FuncMap(Funcs))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager default templates: %w", err)
+	}
+	names, err := fs.Glob(defaults, "*.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		f, err := defaults.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		err = am.Parse(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("default template %s: %w", name, err)
+		}
+	}
+	for _, glob := range globs {
+		if err := am.FromGlob(glob); err != nil {
+			return nil, fmt.Errorf("templates %s: %w", glob, err)
+		}
+	}
+	return &Templates{base: base}, nil
+}
+
+// Execute renders template text, e.g. `{{ template "wecom.default.markdown" . }}`, with data.
+func (t *Templates) Execute(text string, data *Data) (string, error) {
+	tmpl, err := t.compile(text)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+func (t *Templates) compile(text string) (*tmpltext.Template, error) {
+	if c, ok := t.compiled.Load(text); ok {
+		return c.(*tmpltext.Template), nil
+	}
+	clone, err := t.base.Clone()
+	if err != nil {
+		return nil, err
+	}
+	c, err := clone.New("").Option("missingkey=zero").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	t.compiled.Store(text, c)
+	return c, nil
+}
+
+// DefaultMessage returns the template text of the default message for a
+// msgtype (markdown, text, markdown_v2) and language (en, zh).
+func DefaultMessage(msgtype, language string) string {
+	return fmt.Sprintf(`{{ template "%s.%s" . }}`, prefix(language), msgtype)
+}
+
+// MentionMessage returns the template text of the companion text message
+// that carries mentions at its bottom: one short line, never empty.
+func MentionMessage(language string) string {
+	return fmt.Sprintf(`{{ template "%s.mention" . }}`, prefix(language))
+}
+
+// DigestMessage returns the template text of one notification's compact
+// block in a digest of several.
+func DigestMessage(msgtype, language string) string {
+	return fmt.Sprintf(`{{ template "%s.digest_%s" . }}`, prefix(language), msgtype)
+}
+
+func prefix(language string) string {
+	if language == "zh" {
+		return "wecom.zh"
+	}
+	return "wecom.default"
+}
+
+// Sanitize returns a deep copy of d in which every string that came from
+// alerts has gone through Neutralize; d is not modified.
+func Sanitize(d *template.Data) *template.Data {
+	out := &template.Data{
+		Receiver:           Neutralize(d.Receiver),
+		Status:             Neutralize(d.Status),
+		NotificationReason: Neutralize(d.NotificationReason),
+		GroupLabels:        sanitizeKV(d.GroupLabels),
+		CommonLabels:       sanitizeKV(d.CommonLabels),
+		CommonAnnotations:  sanitizeKV(d.CommonAnnotations),
+		RouteLabels:        sanitizeKV(d.RouteLabels),
+		ExternalURL:        Neutralize(d.ExternalURL),
+		Alerts:             make(template.Alerts, len(d.Alerts)),
+	}
+	template.MarkRouteLabelsRendered(out)
+	for i, a := range d.Alerts {
+		out.Alerts[i] = template.Alert{
+			Status:       Neutralize(a.Status),
+			Labels:       sanitizeKV(a.Labels),
+			Annotations:  sanitizeKV(a.Annotations),
+			StartsAt:     a.StartsAt,
+			EndsAt:       a.EndsAt,
+			GeneratorURL: Neutralize(a.GeneratorURL),
+			Fingerprint:  Neutralize(a.Fingerprint),
+		}
+	}
+	return out
+}
+
+func sanitizeKV(kv template.KV) template.KV {
+	if kv == nil {
+		return template.KV{}
+	}
+	out := make(template.KV, len(kv))
+	for k, v := range kv {
+		out[Neutralize(k)] = Neutralize(v)
+	}
+	return out
+}
+
+// Neutralize makes untrusted alert text safe to place in a WeCom message:
+// invalid UTF-8 becomes U+FFFD, control characters other than \n and \t are
+// dropped, and text WeCom could read as a mention is defused: "<@" becomes
+// "<＠" and "@all" in any case becomes "＠all". The result never holds "<@"
+// nor a case-insensitive "@all", and Neutralize is idempotent.
+func Neutralize(s string) string {
+	if safe(s) {
+		return s // the common case: no copy
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
+			return r
+		}
+		return -1
+	}, s)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '@' && i > 0 && s[i-1] == '<', s[i] == '@' && hasFoldPrefix(s[i+1:], "all"):
+			b.WriteString("＠")
+		default:
+			b.WriteByte(s[i])
+		}
+		i++
+	}
+	return b.String()
+}
+
+// safe reports whether s needs no change by Neutralize.
+func safe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f || c >= 0x80 || c == '@' {
+			return false
+		}
+	}
+	return true
+}
+
+func hasFoldPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
