@@ -144,9 +144,9 @@ func (q *robotQueue) next() []*job {
 	for {
 		q.mu.Lock()
 		n := len(q.waiting)
-		var oldest time.Time
+		var oldest *job
 		if n > 0 {
-			oldest = q.waiting[0].enqueued
+			oldest = q.waiting[0]
 		}
 		q.mu.Unlock()
 		if n == 0 {
@@ -158,7 +158,9 @@ func (q *robotQueue) next() []*job {
 			continue
 		}
 		if linger := q.linger(); linger > 0 {
-			if wait := oldest.Add(linger).Sub(q.r.now()); wait > 0 {
+			// Never linger away more than a quarter of what the oldest may wait.
+			linger = min(linger, oldest.deadline.Sub(oldest.enqueued)/4)
+			if wait := oldest.enqueued.Add(linger).Sub(q.r.now()); wait > 0 {
 				q.sleep(wait)
 				continue
 			}
