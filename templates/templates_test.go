@@ -1,0 +1,234 @@
+package templates
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var payloads = []string{"firing-one-alert", "firing-two-alerts", "firing-with-resolved"}
+
+func loadPayload(t testing.TB, name string) *template.Data {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "alertmanager", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d template.Data
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+func testData(d *template.Data) *Data {
+	return &Data{
+		Data: Sanitize(d),
+		Responders: []Responder{
+			{Name: "Alice Zhang", Email: "alice@corp.com", Mention: "inline"},
+			{Name: "Bob Li", Email: "bob@corp.com", Mention: "bottom"},
+		},
+		Mentions: "<@alice_wecom> Bob Li",
+		TimeZone: "Asia/Shanghai",
+	}
+}
+
+func mustLoad(t testing.TB, globs ...string) *Templates {
+	t.Helper()
+	tmpl, err := Load(globs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// TestGolden renders every default template over every real payload.
+// Refresh with: go test ./templates -update
+func TestGolden(t *testing.T) {
+	tmpl := mustLoad(t)
+	limits := map[string]int{"markdown": 4096, "text": 2048, "markdown_v2": 4096, "mention": 2048,
+		"digest_markdown": 4096, "digest_text": 2048, "digest_markdown_v2": 4096}
+	for _, lang := range []string{"default", "zh"} {
+		for kind, limit := range limits {
+			for _, p := range payloads {
+				name := "wecom." + lang + "." + kind
+				t.Run(name+"/"+p, func(t *testing.T) {
+					got, err := tmpl.Execute(`{{ template "`+name+`" . }}`, testData(loadPayload(t, p)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(got) > limit || !utf8.ValidString(got) || strings.TrimSpace(got) == "" {
+						t.Errorf("%d bytes (limit %d), valid UTF-8 %v", len(got), limit, utf8.ValidString(got))
+					}
+					golden := filepath.Join("testdata", name+"-"+p+".golden")
+					if *update {
+						if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+					want, err := os.ReadFile(golden)
+					if err != nil {
+						t.Fatalf("%v (run with -update to create it)", err)
+					}
+					if got != string(want) {
+						t.Errorf("rendering differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestMessageNames(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{DefaultMessage("markdown", "en"), `{{ template "wecom.default.markdown" . }}`},
+		{DefaultMessage("text", "zh"), `{{ template "wecom.zh.text" . }}`},
+		{MentionMessage("en"), `{{ template "wecom.default.mention" . }}`},
+		{DigestMessage("markdown_v2", "zh"), `{{ template "wecom.zh.digest_markdown_v2" . }}`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
+
+// TestAlertmanagerTemplatesWorkUnchanged renders templates written for
+// Alertmanager through this package and through Alertmanager's own.
+func TestAlertmanagerTemplatesWorkUnchanged(t *testing.T) {
+	am, err := template.FromGlobs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := mustLoad(t)
+	for _, text := range []string{
+		`{{ template "__subject" . }}`,
+		`{{ template "__text_alert_list" .Alerts.Firing }}`,
+		`{{ .CommonLabels.alertname }} {{ len .Alerts.Firing }}/{{ len .Alerts.Resolved }} {{ .ExternalURL }}`,
+		`{{ range .Alerts }}{{ .Labels.instance | toUpper }} {{ .StartsAt | tz "Asia/Shanghai" | date "15:04" }}{{ end }}`,
+		`{{ template "slack.default.title" . }}`,
+	} {
+		for _, p := range payloads {
+			d := loadPayload(t, p)
+			want, err := am.ExecuteTextString(text, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ours.Execute(text, &Data{Data: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s on %s:\n got %q\nwant %q", text, p, got, want)
+			}
+		}
+	}
+}
+
+func TestUserTemplatesRedefineDefaults(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.tmpl"), []byte(`{{ define "wecom.default.mention" }}custom {{ .Status }}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := mustLoad(t, filepath.Join(dir, "*.tmpl"), filepath.Join(dir, "none-*.tmpl"))
+	got, err := tmpl.Execute(MentionMessage("en"), testData(loadPayload(t, "firing-one-alert")))
+	if err != nil || got != "custom firing" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte(`{{ define "x" }}{{ .Unclosed `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load([]string{filepath.Join(dir, "bad.tmpl")}); err == nil {
+		t.Error("a template that does not parse loaded")
+	}
+}
+
+func TestNeutralize(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text":              "plain text",
+		"ping <@ceo> now":         "ping <＠ceo> now",
+		"@all hands":              "＠all hands",
+		"@ALL and @All":           "＠ALL and ＠All",
+		"mail bob@corp.com":       "mail bob@corp.com",
+		"<\x00@ceo>":              "<＠ceo>",
+		"bad \xff utf8":           "bad \uFFFD utf8",
+		"tab\tnew\nline\rcr\x1b[": "tab\tnew\nlinecr[",
+		"告警 <@张三>":                "告警 <＠张三>",
+		"<<@@all":                 "<<＠＠all",
+	} {
+		got := Neutralize(in)
+		if got != want {
+			t.Errorf("Neutralize(%q) = %q, want %q", in, got, want)
+		}
+		if again := Neutralize(got); again != got {
+			t.Errorf("Neutralize is not idempotent on %q: %q", got, again)
+		}
+	}
+}
+
+func TestSanitizeCopies(t *testing.T) {
+	d := loadPayload(t, "firing-two-alerts")
+	d.Alerts[0].Labels["owner"] = "<@ceo>"
+	d.CommonAnnotations["summary"] = "@all look"
+	s := Sanitize(d)
+	if s.Alerts[0].Labels["owner"] != "<＠ceo>" || s.CommonAnnotations["summary"] != "＠all look" {
+		t.Errorf("not neutralised: %v %v", s.Alerts[0].Labels, s.CommonAnnotations)
+	}
+	if d.Alerts[0].Labels["owner"] != "<@ceo>" {
+		t.Error("Sanitize modified its input")
+	}
+}
+
+// TestAlertTextCannotMention renders every default over a payload whose
+// every field tries to mention: only the mentions passed in may appear.
+func TestAlertTextCannotMention(t *testing.T) {
+	d := loadPayload(t, "firing-with-resolved")
+	evil := "<@ceo> @all <\x00@x>"
+	d.ExternalURL, d.Receiver = evil, evil
+	d.CommonLabels["alertname"], d.GroupLabels["alertname"], d.CommonAnnotations["summary"] = evil, evil, evil
+	for i := range d.Alerts {
+		d.Alerts[i].Labels["alertname"], d.Alerts[i].Labels[evil] = evil, evil
+		d.Alerts[i].Annotations["summary"], d.Alerts[i].Annotations["runbook_url"] = evil, evil
+		d.Alerts[i].GeneratorURL = evil
+	}
+	tmpl := mustLoad(t)
+	for _, lang := range []string{"en", "zh"} {
+		for _, kind := range []string{"markdown", "text", "markdown_v2"} {
+			for _, text := range []string{DefaultMessage(kind, lang), MentionMessage(lang), DigestMessage(kind, lang)} {
+				got, err := tmpl.Execute(text, &Data{Data: Sanitize(d), Mentions: "<@alice_wecom>"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rest := strings.ReplaceAll(got, "<@alice_wecom>", "")
+				if strings.Contains(rest, "<@") || strings.Contains(strings.ToLower(rest), "@all") {
+					t.Errorf("%s renders a mention from alert text:\n%s", text, got)
+				}
+			}
+		}
+	}
+}
+
+func FuzzNeutralize(f *testing.F) {
+	for _, s := range []string{"", "<@a>", "@all", "<\x00@", "@ALl", "\xff<@", "<<@@all", "＠all"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Neutralize(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8: %q", got)
+		}
+		if strings.Contains(got, "<@") || strings.Contains(strings.ToLower(got), "@all") {
+			t.Fatalf("Neutralize(%q) = %q still mentions", s, got)
+		}
+		if again := Neutralize(got); again != got {
+			t.Fatalf("not idempotent: %q then %q", got, again)
+		}
+	})
+}
