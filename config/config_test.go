@@ -1,0 +1,171 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+func TestLoadGood(t *testing.T) {
+	cfg, err := LoadFile("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.APIURL != DefaultAPIURL || cfg.Global.Timeout != model.Duration(5*time.Second) ||
+		cfg.Global.RateLimit != DefaultRateLimit || cfg.Global.MaxWait != DefaultMaxWait || cfg.Global.TimeZone != "Asia/Shanghai" {
+		t.Errorf("global = %+v", cfg.Global)
+	}
+	if want, _ := filepath.Abs("testdata/templates/*.tmpl"); cfg.Templates[0] != filepath.Join("testdata", "templates", "*.tmpl") && cfg.Templates[0] != want {
+		t.Errorf("templates glob not relative to the config: %v", cfg.Templates)
+	}
+	alice, ok := cfg.Member("ALICE@corp.com")
+	if !ok || alice.Email != "alice@corp.com" || alice.Phone != "13800001111" {
+		t.Errorf("alice = %+v, %v", alice, ok)
+	}
+	if bob, _ := cfg.Member("bob@corp.com"); bob.Phone != "+8613900002222" {
+		t.Errorf("bob's phone = %q, want +8613900002222", bob.Phone)
+	}
+	if carol, _ := cfg.Member("carol@corp.com"); carol.Name != "carol@corp.com" || carol.Phone != "" {
+		t.Errorf("carol = %+v", carol)
+	}
+	if id, ok := cfg.UserID("wecom_users", "Alice@corp.com"); id != "alice_wecom" || !ok {
+		t.Errorf("UserID(alice) = %q, %v", id, ok)
+	}
+	if team, _ := cfg.Team("dba"); strings.Join(team, ",") != "alice@corp.com,bob@corp.com" {
+		t.Errorf("team dba = %v", team)
+	}
+	rule := cfg.Responders[0]
+	if !rule.ParsedMatchers.Matches(model.LabelSet{"team": "dba", "severity": "critical"}) ||
+		rule.ParsedMatchers.Matches(model.LabelSet{"team": "dba", "severity": "info"}) {
+		t.Errorf("matchers %v match the wrong alerts", rule.ParsedMatchers)
+	}
+
+	ops := cfg.Robots["ops"]
+	if ops.Name != "ops" || ops.MsgType != MsgTypeMarkdown || ops.Language != "en" || !ops.MentionEnabled() ||
+		ops.Mention.Strategy != StrategyPhone || ops.Overflow != "" || cfg.Limit(ops) != DefaultRateLimit {
+		t.Errorf("ops defaults = %+v", ops)
+	}
+	if ops.WebhookURL() != DefaultAPIURL+"?key=s3cr3t-key" {
+		t.Errorf("ops webhook = %q", ops.WebhookURL())
+	}
+	dba := cfg.Robots["dba"]
+	if dba.WebhookURL() != "https://gw.corp/hook/s3cr3t-path?token=s3cr3t-token" || dba.MentionEnabled() ||
+		!dba.Mention.OnResolved || cfg.Limit(dba).Messages != 0 || dba.Language != "zh" {
+		t.Errorf("dba = %+v", dba)
+	}
+
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cr3t") || !strings.Contains(string(out), "<secret>") {
+		t.Errorf("marshalled config shows a secret or no <secret>:\n%s", out)
+	}
+}
+
+func TestLoadBad(t *testing.T) {
+	for file, want := range map[string]string{
+		"unknown_key":         "yaml: unmarshal errors:\n  line 1: field colour not found in type config.GlobalConfig",
+		"unknown_top":         "yaml: unmarshal errors:\n  line 1: field robot not found in type config.Config",
+		"unknown_mention":     "yaml: unmarshal errors:\n  line 1: field toggle not found in type config.MentionConfig",
+		"no_robots":           "robots: no robots configured",
+		"empty":               "robots: no robots configured",
+		"bad_phone":           `members[1]: phone "abc" of bob@corp.com is not a phone number`,
+		"dup_email":           `members[2]: email "ALICE@corp.com" appears twice`,
+		"bad_email":           `members[0]: email "alice" is not an email address`,
+		"unknown_team_member": `teams.dba: unknown member "carol@corp.com"`,
+		"unknown_team":        `responders[0]: unknown team "dbx"`,
+		"unknown_member":      `responders[0]: unknown member "carol@corp.com"`,
+		"bad_matcher":         `responders[0]: bad matcher "team=~((": `,
+		"empty_rule":          "responders[0]: no responders: set teams, members, mention_all or from_label",
+		"bad_from_label":      `responders[0]: from_label "own er" is not a label name`,
+		"two_keys":            "robots.ops: at most one of key, key_file, url, url_file",
+		"no_key":              "robots.ops: one of key, key_file, url, url_file is required",
+		"unknown_table":       `robots.ops: unknown mapping table "wecom"`,
+		"table_needed":        "robots.ops: strategy mapping_table needs mapping_table",
+		"bad_msgtype":         `robots.ops: unknown msgtype "news"`,
+		"bad_url":             "robots.ops: url is not a valid http(s) URL",
+		"bad_timezone":        `global.timezone: unknown time zone "Mars/Base"`,
+		"bad_user_id":         `mapping_tables.t: user_id "-alice" of alice@corp.com is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)`,
+		"bad_robot_name":      "robots.ops/x: robot names may hold only letters, digits, _ and -",
+		"bad_rate":            "global.rate_limit.messages: -1 is negative",
+		"bad_overflow":        `robots.ops: unknown overflow "drop" (split or truncate)`,
+		"missing_key_file":    "robots.ops: key_file: open testdata/nope.key: no such file or directory",
+		"bad_strategy":        `robots.ops: unknown strategy "email" (phone or mapping_table)`,
+	} {
+		t.Run(file, func(t *testing.T) {
+			path := "testdata/bad_" + file + ".yml"
+			_, err := LoadFile(path)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			want = path + ": " + want
+			if got := err.Error(); got != want && !(strings.HasSuffix(want, ": ") && strings.HasPrefix(got, want)) {
+				t.Errorf("error\n got %q\nwant %q", got, want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error reveals a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestKeyFilesRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"ops.key":  "  file-key\n",
+		"dba.url":  "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=url-key\n",
+		"cfg.yaml": "robots:\n  ops: {key_file: ops.key}\n  dba: {url_file: dba.url}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := LoadFile(filepath.Join(dir, "cfg.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Robots["ops"].WebhookURL(); got != DefaultAPIURL+"?key=file-key" {
+		t.Errorf("ops webhook = %q", got)
+	}
+	if got := cfg.Robots["dba"].WebhookURL(); got != "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=url-key" {
+		t.Errorf("dba webhook = %q", got)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := LoadFile("../examples/config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Robots) != 2 {
+		t.Errorf("%d robots", len(cfg.Robots))
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	for _, file := range append(files, "../examples/config.yml") {
+		b, err := os.ReadFile(file)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Load(data, dir)
+		if err != nil {
+			return
+		}
+		for name, r := range cfg.Robots {
+			if r.WebhookURL() == "" || r.Name != name {
+				t.Fatalf("robot %s loaded without a webhook URL or name", name)
+			}
+		}
+	})
+}
