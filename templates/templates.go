@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"time"
 	tmpltext "text/template"
 
 	"github.com/prometheus/alertmanager/template"
@@ -54,6 +55,19 @@ type Templates struct {
 
 // Funcs are the functions this receiver adds to Alertmanager's.
 var Funcs = template.FuncMap{
+	// inZone is Alertmanager's tz, with each zone loaded once: tz reads the
+	// zone's file on every call.
+	"inZone": func(name string, t time.Time) (time.Time, error) {
+		if loc, ok := zones.Load(name); ok {
+			return t.In(loc.(*time.Location)), nil
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		zones.Store(name, loc)
+		return t.In(loc), nil
+	},
 	// words returns the default templates' words in a language, en or zh.
 	"words": func(language string) map[string]string {
 		if w, ok := words[language]; ok {
@@ -62,6 +76,9 @@ var Funcs = template.FuncMap{
 		return words["en"]
 	},
 }
+
+// zones caches the time zones inZone loaded, by name.
+var zones sync.Map
 
 var words = map[string]map[string]string{
 	"en": {

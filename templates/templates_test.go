@@ -232,3 +232,26 @@ func FuzzNeutralize(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDefaultMarkdown renders the default markdown message over a real
+// two-alert payload. Run: go test -run '^$' -bench . -benchmem ./templates
+func BenchmarkDefaultMarkdown(b *testing.B) {
+	tmpl := mustLoad(b)
+	d := testData(loadPayload(b, "firing-two-alerts"))
+	text := DefaultMessage("markdown", "en")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tmpl.Execute(text, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSanitize copies a real two-alert payload with its text neutralised.
+func BenchmarkSanitize(b *testing.B) {
+	d := loadPayload(b, "firing-two-alerts")
+	b.ReportAllocs()
+	for b.Loop() {
+		Sanitize(d)
+	}
+}

@@ -207,8 +207,13 @@ type Client struct {
 }
 
 // NewClient returns a client whose every request gives up after timeout.
+// It keeps enough idle connections for many concurrent sends to one host:
+// net/http's default of 2 would open a new connection for most of them.
 func NewClient(timeout time.Duration) *Client {
-	return &Client{http: &http.Client{Timeout: timeout}}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 256
+	transport.MaxIdleConnsPerHost = 64
+	return &Client{http: &http.Client{Timeout: timeout, Transport: transport}}
 }
 
 // Send posts m to the robot at webhookURL and returns nil only when WeCom

@@ -138,6 +138,19 @@ func (r *receiver) peakRSS() float64 {
 	return -1
 }
 
+// cpuSeconds returns the CPU time the process used so far (user + system).
+func (r *receiver) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // clock ticks; 100 a second on Linux
+}
+
 func (r *receiver) url() string { return "http://" + r.addr + "/robots/bench/send" }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -171,6 +184,7 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	var ok, failed atomic.Int64
 	latencies := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
+	cpuStart := r.cpuSeconds()
 	start := time.Now()
 	for c := range conns {
 		wg.Add(1)
@@ -196,20 +210,23 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := r.cpuSeconds() - cpuStart
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
 	report(map[string]any{
-		"mode":                      "throughput",
-		"connections":               conns,
-		"seconds":                   elapsed.Seconds(),
-		"notifications_ok":          ok.Load(),
-		"notifications_failed":      failed.Load(),
-		"notifications_per_s":       float64(ok.Load()) / elapsed.Seconds(),
-		"wecom_messages":            fake.Count(),
-		"latency_p50_ms":            ms(percentile(all, 0.50)),
-		"latency_p99_ms":            ms(percentile(all, 0.99)),
-		"receiver_peak_rss_mib":     r.peakRSS(),
-		"messages_per_notification": float64(fake.Count()) / float64(max(ok.Load(), 1)),
+		"mode":                             "throughput",
+		"connections":                      conns,
+		"seconds":                          elapsed.Seconds(),
+		"notifications_ok":                 ok.Load(),
+		"notifications_failed":             failed.Load(),
+		"notifications_per_s":              float64(ok.Load()) / elapsed.Seconds(),
+		"wecom_messages":                   fake.Count(),
+		"latency_p50_ms":                   ms(percentile(all, 0.50)),
+		"latency_p99_ms":                   ms(percentile(all, 0.99)),
+		"receiver_peak_rss_mib":            r.peakRSS(),
+		"receiver_cpu_us_per_notification": cpu * 1e6 / float64(max(ok.Load(), 1)),
+		"receiver_cpu_share_of_2_cores":    cpu / elapsed.Seconds() / 2,
+		"messages_per_notification":        float64(fake.Count()) / float64(max(ok.Load(), 1)),
 	})
 	return nil
 }
