@@ -11,8 +11,8 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
-	"time"
 	tmpltext "text/template"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 )
