@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,8 +234,11 @@ func (r *Receiver) dryRunLog(w http.ResponseWriter, logger *slog.Logger, state *
 	}
 	r.recordRender(p.robot.Name, rendered)
 	for i, m := range rendered.Messages {
-		body, _ := json.Marshal(m)
-		logger.Info("Dry run: would send WeCom message", "part", i+1, "of", len(rendered.Messages), "message", string(body))
+		var body strings.Builder
+		enc := json.NewEncoder(&body)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(m)
+		logger.Info("Dry run: would send WeCom message", "part", i+1, "of", len(rendered.Messages), "message", strings.TrimSpace(body.String()))
 	}
 	r.metrics.notifications.WithLabelValues(p.robot.Name, resultDryRun).Inc()
 	w.WriteHeader(http.StatusOK)
