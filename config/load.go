@@ -245,16 +245,18 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 	}
 	r.Name = name
 	sources := 0
-	for _, set := range []bool{r.Key != "", r.KeyFile != "", r.URL != "", r.URLFile != ""} {
+	for _, set := range []bool{r.Key != "", r.KeyFile != "", r.URL != "", r.URLFile != "", r.KeyFrom != ""} {
 		if set {
 			sources++
 		}
 	}
 	switch {
 	case sources > 1:
-		return fmt.Errorf("%s: at most one of key, key_file, url, url_file", field)
+		return fmt.Errorf("%s: at most one of key, key_file, url, url_file, key_from", field)
 	case sources == 0:
-		return fmt.Errorf("%s: one of key, key_file, url, url_file is required", field)
+		return fmt.Errorf("%s: one of key, key_file, url, url_file, key_from is required", field)
+	case r.KeyFrom != "" && r.KeyFrom != KeyFromAuthorization:
+		return fmt.Errorf("%s: unknown key_from %q (authorization)", field, r.KeyFrom)
 	}
 	key, webhook := string(r.Key), string(r.URL)
 	if r.KeyFile != "" {
@@ -273,21 +275,21 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 		}
 		webhook = strings.TrimSpace(string(b))
 	}
-	if webhook != "" {
+	switch {
+	case r.KeyFrom != "":
+		// The key comes with each request; see WebhookURLFor.
+	case webhook != "":
 		if checkHTTPURL(webhook) != nil {
 			return fmt.Errorf("%s: url is not a valid http(s) URL", field)
 		}
 		r.webhookURL = webhook
-	} else {
-		if key == "" || strings.ContainsAny(key, " \t\r\n") {
+	default:
+		if !validKey(key) {
 			return fmt.Errorf("%s: key is empty or holds white space", field)
 		}
-		u, _ := url.Parse(c.Global.APIURL)
-		q := u.Query()
-		q.Set("key", key)
-		u.RawQuery = q.Encode()
-		r.webhookURL = u.String()
+		r.webhookURL = withKey(c.Global.APIURL, key)
 	}
+	r.apiURL = c.Global.APIURL
 
 	if r.MsgType == "" {
 		r.MsgType = MsgTypeMarkdown
@@ -335,6 +337,18 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 func (c *Config) Team(name string) ([]string, bool) {
 	emails, ok := c.Teams[name]
 	return emails, ok
+}
+
+// validKey reports whether key can be a robot key.
+func validKey(key string) bool { return key != "" && !strings.ContainsAny(key, " \t\r\n") }
+
+// withKey returns apiURL with the robot key in its query.
+func withKey(apiURL, key string) string {
+	u, _ := url.Parse(apiURL)
+	q := u.Query()
+	q.Set("key", key)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func checkEmail(email string) (string, error) {

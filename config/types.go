@@ -99,6 +99,10 @@ type Robot struct {
 	KeyFile string           `yaml:"key_file"`
 	URL     commoncfg.Secret `yaml:"url"`
 	URLFile string           `yaml:"url_file"`
+	// KeyFrom "authorization" takes the key from each request's
+	// Authorization: Bearer header, so it can live in Alertmanager's own
+	// secret handling (http_config.authorization.credentials).
+	KeyFrom string `yaml:"key_from"`
 	// MsgType is markdown (default), text or markdown_v2.
 	MsgType string `yaml:"msgtype"`
 	// Message is the template text of the message; empty means the default for MsgType and Language.
@@ -116,6 +120,7 @@ type Robot struct {
 	Name string `yaml:"-"`
 	// webhookURL is the full URL, key included, resolved by Load from whichever key source is set.
 	webhookURL string
+	apiURL     string
 }
 
 // MentionConfig is a robot's "@ Mention" settings.
@@ -139,8 +144,26 @@ func (g GlobalConfig) Location() *time.Location {
 	return time.UTC
 }
 
-// WebhookURL returns the robot's full webhook URL, key included. It is a secret.
+// KeyFromAuthorization is the key_from setting that takes the robot key
+// from the request's Authorization: Bearer header.
+const KeyFromAuthorization = "authorization"
+
+// WebhookURL returns the robot's full webhook URL, key included. It is a
+// secret. It is empty for a robot whose key comes with each request.
 func (r *Robot) WebhookURL() string { return r.webhookURL }
+
+// WebhookURLFor returns the webhook URL for a request that brought key
+// (the bearer token, for key_from: authorization; ignored otherwise), and
+// false when the robot needs a key the request did not bring.
+func (r *Robot) WebhookURLFor(key string) (string, bool) {
+	if r.KeyFrom == "" {
+		return r.webhookURL, true
+	}
+	if !validKey(key) {
+		return "", false
+	}
+	return withKey(r.apiURL, key), true
+}
 
 // Limit returns the robot's rate limit: its own, or the global one.
 func (c *Config) Limit(r *Robot) RateLimit {

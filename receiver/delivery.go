@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,7 +34,9 @@ type job struct {
 // limit, merging what waits into digests. Each robot has its own queue and
 // goroutine, so one robot's backlog never delays another.
 type robotQueue struct {
-	name    string
+	name string
+	// url is the robot's webhook URL, key included: a secret.
+	url     string
 	limiter *limiter
 	r       *Receiver
 
@@ -42,12 +45,13 @@ type robotQueue struct {
 	wake    chan struct{}
 }
 
-// queueFor returns the robot's queue, made on first use and kept across
-// reloads so that the budget already spent is remembered; a reload that
-// changes the robot's rate limit starts a new one.
-func (r *Receiver) queueFor(state *State, robot *config.Robot) *robotQueue {
+// queueFor returns the queue of the robot at webhookURL, made on first use
+// and kept across reloads so that the budget already spent is remembered; a
+// reload that changes the robot's rate limit or key starts a new one.
+func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string) *robotQueue {
 	limit := state.Config.Limit(robot)
-	key := fmt.Sprintf("%s/%d/%s", robot.Name, limit.Messages, limit.Per)
+	sum := sha256.Sum256([]byte(webhookURL))
+	key := fmt.Sprintf("%s/%d/%s/%x", robot.Name, limit.Messages, limit.Per, sum[:8])
 	r.queuesMu.Lock()
 	defer r.queuesMu.Unlock()
 	if q, ok := r.queues[key]; ok {
@@ -55,6 +59,7 @@ func (r *Receiver) queueFor(state *State, robot *config.Robot) *robotQueue {
 	}
 	q := &robotQueue{
 		name:    robot.Name,
+		url:     webhookURL,
 		limiter: newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
 		r:       r,
 		wake:    make(chan struct{}, 1),
@@ -275,7 +280,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 				return timedOut(serr, err)
 			}
 		}
-		err = state.client.Send(ctx, robot.WebhookURL(), m)
+		err = state.client.Send(ctx, q.url, m)
 		q.r.recordSend(robot.Name, m.MsgType, err)
 		if err == nil || !wecom.Retryable(err) {
 			return err

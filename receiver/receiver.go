@@ -177,6 +177,12 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	logger := r.logger.With("robot", name)
+	webhookURL, ok := robot.WebhookURLFor(bearerToken(req))
+	if !ok {
+		r.metrics.notifications.WithLabelValues(name, resultBadRequest).Inc()
+		http.Error(w, fmt.Sprintf("robot %s takes its key from the request's Authorization: Bearer header, and the request has none", name), http.StatusUnauthorized)
+		return
+	}
 
 	n, status, err := r.decode(w, req)
 	if err != nil {
@@ -203,7 +209,7 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	}
 
 	maxWait := time.Duration(state.Config.Global.MaxWait)
-	err = r.queueFor(state, robot).submit(req.Context(), state, p, r.now().Add(maxWait))
+	err = r.queueFor(state, robot, webhookURL).submit(req.Context(), state, p, r.now().Add(maxWait))
 	if err != nil {
 		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
 		logger.Error("WeCom did not accept the notification", "err", err)
@@ -221,6 +227,15 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
 	logger.Debug("Delivered notification")
 	w.WriteHeader(http.StatusOK)
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, or "".
+func bearerToken(req *http.Request) string {
+	scheme, token, ok := strings.Cut(req.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // dryRunLog renders a notification and logs the messages instead of sending.

@@ -57,6 +57,7 @@ robots:
   off:         {key: key-off, mention: {enabled: false, mapping_table: wecom_users}}
   resolved:    {key: key-resolved, mention: {on_resolved: true}}
   truncate:    {key: key-truncate, overflow: truncate, mention: {strategy: mapping_table, mapping_table: wecom_users}}
+  bearer:      {key_from: authorization}
   noinline:    {key: key-noinline, message: '{{ .CommonLabels.alertname }} is {{ .Status }}', mention: {strategy: mapping_table, mapping_table: wecom_users}}
 `
 
@@ -423,6 +424,43 @@ func TestOversizedContentCutAtAlertBoundary(t *testing.T) {
 				if !slices.Contains(mentioned, who[0]) && !slices.Contains(mentioned, who[1]) {
 					t.Errorf("%v not mentioned after the cut: %v", who, mentioned)
 				}
+			}
+		})
+	}
+}
+
+func TestKeyFromAuthorization(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	body := payload(t, "firing-one-alert.json")
+	for _, tc := range []struct {
+		name, header string
+		wantCode     int
+		accepted     int
+	}{
+		{name: "no header", wantCode: http.StatusUnauthorized},
+		{name: "basic, not bearer", header: "Basic a2V5LWJlYXJlcg==", wantCode: http.StatusUnauthorized},
+		{name: "bearer", header: "Bearer key-bearer", wantCode: http.StatusOK, accepted: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, tr.server.URL+"/robots/bearer/send", bytes.NewReader(body))
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantCode {
+				t.Errorf("answer %d %s, want %d", resp.StatusCode, b.String(), tc.wantCode)
+			}
+			if got := len(tr.fake.AcceptedFor("key-bearer")); got != tc.accepted {
+				t.Errorf("WeCom accepted %d messages, want %d", got, tc.accepted)
+			}
+			if strings.Contains(b.String()+tr.logs.String(), "key-bearer") {
+				t.Error("the bearer key leaked into an answer or a log")
 			}
 		})
 	}
