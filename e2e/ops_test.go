@@ -1,0 +1,329 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// secretKey is the robot key of the ops tests: it must never show.
+const secretKey = "s3cr3t-0ps-key"
+
+func opsConfig(apiURL string) string {
+	return fmt.Sprintf(`global:
+  api_url: %s
+  timeout: 5s
+  max_wait: 3s
+members:
+  - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
+responders:
+  - matchers: ['team="dba"']
+    members: [alice@corp.com]
+robots:
+  ops: {key_file: ops.key}
+  gone: {key: s3cr3t-gone-key}
+`, apiURL)
+}
+
+// startReceiver runs the binary on config in dir (with the key file) and
+// waits until it is ready; scheme is http or https.
+func startReceiver(t *testing.T, dir, config string, args ...string) (*process, string) {
+	t.Helper()
+	for name, content := range map[string]string{"config.yml": config, "ops.key": secretKey + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := freeAddr(t)
+	p := start(t, binary, append([]string{"--config.file=" + filepath.Join(dir, "config.yml"), "--web.listen-address=" + addr}, args...)...)
+	return p, addr
+}
+
+func post(t *testing.T, client *http.Client, url string, body []byte) (int, string) {
+	t.Helper()
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+func payloadFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "alertmanager", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSecretsNeverShow drives every path that could print a key (a
+// delivery, a WeCom refusal, a bad request, a reload, the status page, the
+// metrics, the logs at debug level) and greps everything for the keys.
+func TestSecretsNeverShow(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddRobot(secretKey) // "gone" is unknown to WeCom: 93000
+	dir := t.TempDir()
+	p, addr := startReceiver(t, dir, opsConfig(fake.APIURL()), "--log.level=debug")
+	base := "http://" + addr
+	waitReady(t, base+"/-/ready")
+
+	var seen strings.Builder
+	for _, robot := range []string{"ops", "gone"} {
+		code, body := post(t, http.DefaultClient, base+"/robots/"+robot+"/send", payloadFile(t, "firing-two-alerts.json"))
+		fmt.Fprintf(&seen, "%d %s\n", code, body)
+	}
+	code, body := post(t, http.DefaultClient, base+"/robots/ops/send", []byte("{"))
+	fmt.Fprintf(&seen, "%d %s\n", code, body)
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	seen.WriteString(get(t, base+"/api/v1/status"))
+	seen.WriteString(get(t, base+"/metrics"))
+	time.Sleep(200 * time.Millisecond)
+	seen.WriteString(p.out.String())
+
+	if len(fake.AcceptedFor(secretKey)) == 0 || !strings.Contains(seen.String(), "wecom errcode 93000") {
+		t.Fatalf("the test did not exercise delivery and refusal:\n%s", seen.String())
+	}
+	for _, key := range []string{secretKey, "s3cr3t-gone-key"} {
+		if strings.Contains(seen.String(), key) {
+			t.Errorf("key %s shows in an answer, the status page, the metrics or the logs", key)
+		}
+	}
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	p, addr := startReceiver(t, dir, opsConfig(fake.APIURL()))
+	base := "http://" + addr
+	waitReady(t, base+"/-/ready")
+	reloads := regexp.MustCompile(`alertmanager_wecom_config_last_reload_successful (\d)`)
+
+	// A bad file is refused; the running configuration keeps serving.
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte("robots: {ops: {key: a, url: b}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return reloads.FindStringSubmatch(get(t, base+"/metrics"))[1] == "0" })
+	if code, body := post(t, http.DefaultClient, base+"/robots/ops/send", payloadFile(t, "firing-one-alert.json")); code != http.StatusServiceUnavailable && code != http.StatusOK && code != http.StatusBadGateway {
+		t.Errorf("after a refused reload, ops answered %d %s", code, body)
+	}
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(b.String(), "at most one of key, key_file, url, url_file, key_from") {
+		t.Errorf("POST /-/reload of a bad file answered %d %q", resp.StatusCode, b.String())
+	}
+
+	// A good file with a new robot is taken.
+	good := opsConfig(fake.APIURL()) + "  added: {key: added-key}\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return reloads.FindStringSubmatch(get(t, base+"/metrics"))[1] == "1" })
+	if !strings.Contains(get(t, base+"/api/v1/status"), `"name": "added"`) {
+		t.Error("the reloaded robot is not in the status page")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 10 s")
+}
+
+// TestGracefulShutdown sends SIGTERM while a delivery waits on a slow
+// WeCom: the request still gets its 200 and the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddRobot(secretKey)
+	fake.Inject(secretKey, wecomtest.Failure{Delay: 2 * time.Second})
+	dir := t.TempDir()
+	p, addr := startReceiver(t, dir, opsConfig(fake.APIURL()))
+	waitReady(t, "http://"+addr+"/-/ready")
+
+	done := make(chan int, 1)
+	go func() {
+		code, _ := post(t, http.DefaultClient, "http://"+addr+"/robots/ops/send", payloadFile(t, "firing-one-alert.json"))
+		done <- code
+	}()
+	time.Sleep(500 * time.Millisecond) // the request is in flight
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("in-flight request answered %d after SIGTERM, want 200", code)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if len(fake.AcceptedFor(secretKey)) == 0 {
+		t.Error("the in-flight notification never reached WeCom")
+	}
+}
+
+// TestTLSAndBasicAuth serves through exporter-toolkit's web config, as
+// Alertmanager's http_config with tls_config and basic_auth would call it.
+func TestTLSAndBasicAuth(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddRobot(secretKey)
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("am-password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := fmt.Sprintf("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  alertmanager: %s\n", hash)
+	for name, content := range map[string][]byte{"cert.pem": certPEM, "key.pem": keyPEM, "web.yml": []byte(webConfig)} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, addr := startReceiver(t, dir, opsConfig(fake.APIURL()), "--web.config.file="+filepath.Join(dir, "web.yml"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	url := "https://" + addr + "/robots/ops/send"
+	waitFor(t, func() bool {
+		resp, err := client.Get("https://" + addr + "/-/healthy")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	if _, err := http.Post("http://"+addr+"/robots/ops/send", "application/json", nil); err == nil {
+		// Plain HTTP to a TLS port gets an HTTP 400 from Go's server, not a delivery.
+		if n := len(fake.AcceptedFor(secretKey)); n != 0 {
+			t.Fatal("plain HTTP was served")
+		}
+	}
+	if code, _ := post(t, client, url, payloadFile(t, "firing-one-alert.json")); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d, want 401", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(payloadFile(t, "firing-one-alert.json")))
+	req.SetBasicAuth("alertmanager", "am-password")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(fake.AcceptedFor(secretKey)) != 1 {
+		t.Errorf("with credentials: %d, %d messages in WeCom", resp.StatusCode, len(fake.AcceptedFor(secretKey)))
+	}
+}
+
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// TestCLIGolden checks check-config and render against golden files.
+// Refresh with: go test ./e2e -run TestCLIGolden -update
+func TestCLIGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{name: "check-config", args: []string{"check-config", "../examples/config.yml"}},
+		{name: "check-config-bad", args: []string{"check-config", "testdata/bad.yml"}, code: 1},
+		{name: "render-ops", args: []string{"--config.file=../examples/config.yml", "render", "--robot=ops", "../testdata/alertmanager/firing-two-alerts.json"}},
+		{name: "render-dba", args: []string{"--config.file=../examples/config.yml", "render", "--robot=dba", "../testdata/alertmanager/firing-with-resolved.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			code := 0
+			if exit, ok := err.(*exec.ExitError); ok {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out.String())
+			}
+			golden := filepath.Join("testdata", tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("output differs from %s:\n%s", golden, out.String())
+			}
+			if strings.Contains(out.String(), "REPLACE-WITH") {
+				t.Error("output shows a robot key")
+			}
+		})
+	}
+}
