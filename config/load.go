@@ -259,21 +259,20 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 		return fmt.Errorf("%s: unknown key_from %q (authorization)", field, r.KeyFrom)
 	}
 	key, webhook := string(r.Key), string(r.URL)
-	if r.KeyFile != "" {
-		r.KeyFile = resolve(dir, r.KeyFile)
-		b, err := os.ReadFile(r.KeyFile)
-		if err != nil {
-			return fmt.Errorf("%s: key_file: %w", field, err)
+	for _, f := range []struct {
+		name  string
+		path  *string
+		value *string
+	}{{"key_file", &r.KeyFile, &key}, {"url_file", &r.URLFile, &webhook}} {
+		if *f.path == "" {
+			continue
 		}
-		key = strings.TrimSpace(string(b))
-	}
-	if r.URLFile != "" {
-		r.URLFile = resolve(dir, r.URLFile)
-		b, err := os.ReadFile(r.URLFile)
+		*f.path = resolve(dir, *f.path)
+		b, err := os.ReadFile(*f.path)
 		if err != nil {
-			return fmt.Errorf("%s: url_file: %w", field, err)
+			return fmt.Errorf("%s: %s: %w", field, f.name, err)
 		}
-		webhook = strings.TrimSpace(string(b))
+		*f.value = strings.TrimSpace(string(b))
 	}
 	switch {
 	case r.KeyFrom != "":

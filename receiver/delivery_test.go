@@ -120,14 +120,7 @@ func TestSplitAtByteLimit(t *testing.T) {
 			tr := newTestReceiver(t, Options{}, func(cfg string) string {
 				return strings.Replace(cfg, "msgtype: text, overflow: truncate", "msgtype: text, overflow: split", 1)
 			})
-			var alerts []template.KV
-			for i := range 60 {
-				alerts = append(alerts, template.KV{
-					"alertname": "DiskFull", "team": "dba", "severity": "critical",
-					"instance": fmt.Sprintf("数据库-%03d-%s", i, strings.Repeat("🔥", 10)),
-				})
-			}
-			code, body := tr.post(t, robot, notification(t, "firing", alerts...))
+			code, body := tr.post(t, robot, notification(t, "firing", diskFull(60)...))
 			if code != http.StatusOK {
 				t.Fatalf("status %d: %s", code, body)
 			}

@@ -102,14 +102,40 @@ func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *
 
 func (tr *testReceiver) post(t *testing.T, robot string, body []byte) (int, string) {
 	t.Helper()
-	resp, err := http.Post(tr.server.URL+"/robots/"+robot+"/send", "application/json", bytes.NewReader(body))
+	resp, b := tr.do(t, http.MethodPost, robot, body, nil)
+	return resp.StatusCode, b
+}
+
+// do sends a request to robot's endpoint and returns the answer and its body.
+func (tr *testReceiver) do(t *testing.T, method, robot string, body []byte, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, tr.server.URL+"/robots/"+robot+"/send", bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("post: %v", err)
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	return resp, b.String()
+}
+
+// diskFull returns n alerts' labels, each with multi-byte text, for size tests.
+func diskFull(n int) []template.KV {
+	alerts := make([]template.KV, n)
+	for i := range alerts {
+		alerts[i] = template.KV{
+			"alertname": "DiskFull", "team": "dba", "severity": "critical",
+			"instance": fmt.Sprintf("数据库-%03d-%s", i, strings.Repeat("🔥", 10)),
+		}
+	}
+	return alerts
 }
 
 func payload(t *testing.T, name string) []byte {
@@ -348,24 +374,17 @@ func TestAnswers(t *testing.T) {
 			if method == "" {
 				method = http.MethodPost
 			}
-			req, _ := http.NewRequest(method, tr.server.URL+"/robots/"+tc.robot+"/send", bytes.NewReader(tc.body))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(resp.Body)
-			resp.Body.Close()
+			resp, b := tr.do(t, method, tc.robot, tc.body, nil)
 			if tc.wantCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
 			}
-			if resp.StatusCode != tc.wantCode || !strings.Contains(b.String(), tc.wantBody) {
-				t.Errorf("answer %d %q, want %d containing %q", resp.StatusCode, b.String(), tc.wantCode, tc.wantBody)
+			if resp.StatusCode != tc.wantCode || !strings.Contains(b, tc.wantBody) {
+				t.Errorf("answer %d %q, want %d containing %q", resp.StatusCode, b, tc.wantCode, tc.wantBody)
 			}
 			if got := len(tr.fake.AcceptedFor(key)); got != tc.accepted {
 				t.Errorf("WeCom accepted %d messages, want %d", got, tc.accepted)
 			}
-			for _, where := range []string{b.String(), tr.logs.String()} {
+			for _, where := range []string{b, tr.logs.String()} {
 				if strings.Contains(where, key) {
 					t.Errorf("robot key leaked: %s", where)
 				}
@@ -392,14 +411,7 @@ func TestOversizedContentCutAtAlertBoundary(t *testing.T) {
 	for _, robot := range []string{"truncate", "text"} {
 		t.Run(robot, func(t *testing.T) {
 			tr := newTestReceiver(t, Options{})
-			var alerts []template.KV
-			for i := range 120 {
-				alerts = append(alerts, template.KV{
-					"alertname": "DiskFull", "team": "dba", "severity": "critical",
-					"instance": fmt.Sprintf("数据库-%03d-%s", i, strings.Repeat("🔥", 10)),
-				})
-			}
-			code, body := tr.post(t, robot, notification(t, "firing", alerts...))
+			code, body := tr.post(t, robot, notification(t, "firing", diskFull(120)...))
 			if code != http.StatusOK {
 				t.Fatalf("status %d: %s", code, body)
 			}
@@ -442,24 +454,18 @@ func TestKeyFromAuthorization(t *testing.T) {
 		{name: "bearer", header: "Bearer key-bearer", wantCode: http.StatusOK, accepted: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, tr.server.URL+"/robots/bearer/send", bytes.NewReader(body))
+			header := http.Header{}
 			if tc.header != "" {
-				req.Header.Set("Authorization", tc.header)
+				header.Set("Authorization", tc.header)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(resp.Body)
-			resp.Body.Close()
+			resp, b := tr.do(t, http.MethodPost, "bearer", body, header)
 			if resp.StatusCode != tc.wantCode {
-				t.Errorf("answer %d %s, want %d", resp.StatusCode, b.String(), tc.wantCode)
+				t.Errorf("answer %d %s, want %d", resp.StatusCode, b, tc.wantCode)
 			}
 			if got := len(tr.fake.AcceptedFor("key-bearer")); got != tc.accepted {
 				t.Errorf("WeCom accepted %d messages, want %d", got, tc.accepted)
 			}
-			if strings.Contains(b.String()+tr.logs.String(), "key-bearer") {
+			if strings.Contains(b+tr.logs.String(), "key-bearer") {
 				t.Error("the bearer key leaked into an answer or a log")
 			}
 		})
