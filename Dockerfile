@@ -14,5 +14,6 @@ COPY --from=build /out/alertmanager-wecom /bin/alertmanager-wecom
 COPY examples/config.yml /etc/alertmanager-wecom/config.yml
 USER nonroot:nonroot
 EXPOSE 9096
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/bin/alertmanager-wecom", "healthcheck"]
 ENTRYPOINT ["/bin/alertmanager-wecom"]
 CMD ["--config.file=/etc/alertmanager-wecom/config.yml"]

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
 )
@@ -107,6 +109,22 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 			how = "not mentioned: " + m.Reason
 		}
 		fmt.Fprintf(stdout, "%s: %s [%s]\n", who, how, strings.ReplaceAll(m.Outcome, "_", " "))
+	}
+	return 0
+}
+
+// healthcheck asks url and exits 0 only on 200, for images with no shell or curl.
+func healthcheck(stderr io.Writer, url string) int {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "unhealthy: %s answered %d\n", url, resp.StatusCode)
+		return 1
 	}
 	return 0
 }

@@ -75,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	renderRobot := render.Flag("robot", "Robot name.").Required().String()
 	renderPayload := render.Arg("payload", "Alertmanager webhook payload (JSON file).").Required().String()
 
+	health := app.Command("healthcheck", "Exit 0 when the receiver answers /-/healthy; for container HEALTHCHECKs.")
+	healthURL := health.Flag("url", "Health endpoint to ask.").Default("http://127.0.0.1:9096/-/healthy").String()
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
@@ -83,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case check.FullCommand():
 		return checkConfig(stdout, stderr, *checkFile)
+	case health.FullCommand():
+		return healthcheck(stderr, *healthURL)
 	case render.FullCommand():
 		return renderPayloadFile(stdout, stderr, *configFile, *renderRobot, *renderPayload)
 	}
