@@ -327,3 +327,16 @@ func TestCLIGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	_, addr := startReceiver(t, t.TempDir(), opsConfig(fake.APIURL()))
+	waitReady(t, "http://"+addr+"/-/ready")
+	if err := exec.Command(binary, "healthcheck", "--url=http://"+addr+"/-/healthy").Run(); err != nil {
+		t.Errorf("healthcheck of a running receiver: %v", err)
+	}
+	if err := exec.Command(binary, "healthcheck", "--url=http://"+freeAddr(t)+"/-/healthy").Run(); err == nil {
+		t.Error("healthcheck of nothing succeeded")
+	}
+}
