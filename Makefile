@@ -1,6 +1,6 @@
 # The test command of the README and CI: installs Alertmanager for the
 # end-to-end tests when it is missing, vets, and runs every test with -race.
-.PHONY: build test fmt-check bench
+.PHONY: build test fmt-check bench fuzz
 
 build:
 	go build -o alertmanager-wecom .
@@ -15,3 +15,6 @@ fmt-check:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./receiver
+
+fuzz:
+	./scripts/fuzz.sh 20s

@@ -53,8 +53,10 @@ func Cut(content string, limit int) string {
 		i--
 	}
 	cut := content[:i]
-	if open := strings.LastIndex(cut, "<@"); open >= 0 && !strings.Contains(cut[open:], ">") {
-		cut = cut[:open]
+	// A "<@" after the last ">" opens a token the cut would break.
+	closed := strings.LastIndexByte(cut, '>') + 1
+	if open := strings.Index(cut[closed:], "<@"); open >= 0 {
+		cut = cut[:closed+open]
 	}
 	return cut
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
@@ -145,4 +146,27 @@ func TestCut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCut checks that Cut keeps valid UTF-8 valid, stays within the limit,
+// returns a prefix, and never ends inside a <@userid> token.
+func FuzzCut(f *testing.F) {
+	for _, s := range []string{"hi <@alice> 告警🔥", "<@", "a<@b", strings.Repeat("告", 50)} {
+		f.Add(s, 7)
+	}
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		limit = max(0, limit%(len(s)+2))
+		got := wecom.Cut(s, limit)
+		if len(got) > limit && len(s) > limit || !strings.HasPrefix(s, got) {
+			t.Fatalf("Cut(%q, %d) = %q: over the limit or not a prefix", s, limit, got)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Cut(%q, %d) = %q: broke a rune", s, limit, got)
+		}
+		if len(got) < len(s) {
+			if open := strings.LastIndex(got, "<@"); open >= 0 && !strings.Contains(got[open:], ">") {
+				t.Fatalf("Cut(%q, %d) = %q: ends inside a mention token", s, limit, got)
+			}
+		}
+	})
 }
