@@ -1,6 +1,6 @@
 # The test command of the README and CI: installs Alertmanager for the
 # end-to-end tests when it is missing, vets, and runs every test with -race.
-.PHONY: build test fmt-check bench fuzz
+.PHONY: build test fmt-check bench fuzz soak
 
 build:
 	go build -o alertmanager-wecom .
@@ -18,3 +18,6 @@ bench:
 
 fuzz:
 	./scripts/fuzz.sh 20s
+
+soak: build
+	go run ./bench/soak -bin ./alertmanager-wecom -duration 10m

@@ -13,25 +13,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/bench/harness"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
@@ -63,21 +59,12 @@ func main() {
 
 const key = "bench-key"
 
-// receiver is a running receiver process.
-type receiver struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-func startReceiver(bin, apiURL, rateLimit string) (*receiver, error) {
-	dir, err := os.MkdirTemp("", "load")
-	if err != nil {
-		return nil, err
-	}
-	cfg := fmt.Sprintf(`global:
+// config is the receiver's configuration for the load program.
+func config(apiURL, global string) string {
+	return fmt.Sprintf(`global:
   api_url: %s
-  rate_limit: %s
   max_wait: 50s
+%s
 members:
   - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
   - {email: bob@corp.com, name: Bob Li, phone: "13900002222"}
@@ -91,73 +78,7 @@ responders:
   - from_label: owner
 robots:
   bench: {key: %s, mention: {strategy: mapping_table, mapping_table: users}}
-`, apiURL, rateLimit, key)
-	path := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr, "--log.level=error")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	r := &receiver{cmd: cmd, addr: addr}
-	for range 100 {
-		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil {
-			resp.Body.Close()
-			return r, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.stop()
-	return nil, fmt.Errorf("receiver did not become ready on %s", addr)
-}
-
-func (r *receiver) stop() { _ = r.cmd.Process.Kill(); _ = r.cmd.Wait() }
-
-// peakRSS returns the process's peak resident set size in MiB (VmHWM).
-func (r *receiver) peakRSS() float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return -1
-}
-
-// cpuSeconds returns the CPU time the process used so far (user + system).
-func (r *receiver) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	// The fields after the command name, which is in parentheses.
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100 // clock ticks; 100 a second on Linux
-}
-
-func (r *receiver) url() string { return "http://" + r.addr + "/robots/bench/send" }
-
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+`, apiURL, global, key)
 }
 
 func throughput(bin, payloadFile string, conns int, duration time.Duration) error {
@@ -171,11 +92,11 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	fake.AddRobot(key)
 	// The same payload again and again: the duplicate window is off, so
 	// that every notification is posted.
-	r, err := startReceiver(bin, fake.APIURL(), "{messages: 0}\n  dedup_window: 0s")
+	r, err := harness.Start(bin, config(fake.APIURL(), "  rate_limit: {messages: 0}\n  dedup_window: 0s"))
 	if err != nil {
 		return err
 	}
-	defer r.stop()
+	defer r.Stop()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
@@ -184,7 +105,7 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	var ok, failed atomic.Int64
 	latencies := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
-	cpuStart := r.cpuSeconds()
+	cpuStart := r.CPUSeconds()
 	start := time.Now()
 	for c := range conns {
 		wg.Add(1)
@@ -192,7 +113,7 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 			defer wg.Done()
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				resp, err := client.Post(r.url(), "application/json", bytes.NewReader(payload))
+				resp, err := client.Post(r.URL("bench"), "application/json", bytes.NewReader(payload))
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -210,10 +131,10 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := r.cpuSeconds() - cpuStart
+	cpu := r.CPUSeconds() - cpuStart
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
-	report(map[string]any{
+	harness.Report(map[string]any{
 		"mode":                             "throughput",
 		"connections":                      conns,
 		"seconds":                          elapsed.Seconds(),
@@ -221,9 +142,9 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 		"notifications_failed":             failed.Load(),
 		"notifications_per_s":              float64(ok.Load()) / elapsed.Seconds(),
 		"wecom_messages":                   fake.Count(),
-		"latency_p50_ms":                   ms(percentile(all, 0.50)),
-		"latency_p99_ms":                   ms(percentile(all, 0.99)),
-		"receiver_peak_rss_mib":            r.peakRSS(),
+		"latency_p50_ms":                   harness.Ms(harness.Percentile(all, 0.50)),
+		"latency_p99_ms":                   harness.Ms(harness.Percentile(all, 0.99)),
+		"receiver_peak_rss_mib":            r.PeakRSS(),
 		"receiver_cpu_us_per_notification": cpu * 1e6 / float64(max(ok.Load(), 1)),
 		"receiver_cpu_share_of_2_cores":    cpu / elapsed.Seconds() / 2,
 		"messages_per_notification":        float64(fake.Count()) / float64(max(ok.Load(), 1)),
@@ -235,11 +156,11 @@ func storm(bin string, groups int, spread time.Duration) error {
 	fake := wecomtest.NewServer()
 	defer fake.Close()
 	fake.AddRobot(key)
-	r, err := startReceiver(bin, fake.APIURL(), "{messages: 20, per: 1m}")
+	r, err := harness.Start(bin, config(fake.APIURL(), "  rate_limit: {messages: 20, per: 1m}"))
 	if err != nil {
 		return err
 	}
-	defer r.stop()
+	defer r.Stop()
 
 	client := &http.Client{Timeout: time.Minute}
 	type result struct {
@@ -256,7 +177,7 @@ func storm(bin string, groups int, spread time.Duration) error {
 			time.Sleep(spread * time.Duration(i) / time.Duration(groups))
 			body := stormPayload(i)
 			t0 := time.Now()
-			resp, err := client.Post(r.url(), "application/json", bytes.NewReader(body))
+			resp, err := client.Post(r.URL("bench"), "application/json", bytes.NewReader(body))
 			if err != nil {
 				return
 			}
@@ -289,7 +210,7 @@ func storm(bin string, groups int, spread time.Duration) error {
 		}
 	}
 	slices.Sort(latencies)
-	report(map[string]any{
+	harness.Report(map[string]any{
 		"mode":                    "storm",
 		"groups":                  groups,
 		"spread_s":                spread.Seconds(),
@@ -299,9 +220,9 @@ func storm(bin string, groups int, spread time.Duration) error {
 		"wecom_messages":          len(accepted),
 		"wecom_45009_answers":     fake.CountErrcode(wecom.ErrcodeRateLimited),
 		"last_message_after_s":    last.Sub(start).Seconds(),
-		"delivery_p50_ms":         ms(percentile(latencies, 0.50)),
-		"delivery_p99_ms":         ms(percentile(latencies, 0.99)),
-		"receiver_peak_rss_mib":   r.peakRSS(),
+		"delivery_p50_ms":         harness.Ms(harness.Percentile(latencies, 0.50)),
+		"delivery_p99_ms":         harness.Ms(harness.Percentile(latencies, 0.99)),
+		"receiver_peak_rss_mib":   r.PeakRSS(),
 	})
 	if lost > 0 || acked < groups {
 		return fmt.Errorf("%d of %d groups acknowledged, %d acknowledged but lost", acked, groups, lost)
@@ -326,23 +247,4 @@ func stormPayload(i int) []byte {
 		"groupLabels":  map[string]string{"alertname": stormName(i)},
 	})
 	return body
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func report(fields map[string]any) {
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range fields {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range keys {
-		v := fields[k]
-		if f, ok := v.(float64); ok {
-			v = strconv.FormatFloat(f, 'f', 2, 64)
-		}
-		fmt.Printf("%-28s %v\n", k, v)
-	}
 }

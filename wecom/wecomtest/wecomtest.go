@@ -57,6 +57,9 @@ type Server struct {
 	// a minute. Limit 0 means no limit, for load tests.
 	Limit  int
 	Window time.Duration
+	// Chaos, when set, is asked before each request that has no injected
+	// failure queued, and may return one; for soak tests.
+	Chaos func(key string) *Failure
 	// CountOnly keeps a count of accepted messages instead of the messages,
 	// for load tests that send millions.
 	CountOnly bool
@@ -177,6 +180,9 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		r.failures = r.failures[1:]
 	}
 	s.mu.Unlock()
+	if failure == nil && s.Chaos != nil {
+		failure = s.Chaos(key)
+	}
 
 	if failure != nil {
 		if failure.Delay > 0 {
