@@ -128,8 +128,9 @@ func (s *State) renderCards(p *prepared, budget int) ([]string, int, error) {
 
 	alerts := append(p.data.Alerts.Firing(), p.data.Alerts.Resolved()...)
 	split := robot.Overflow == config.OverflowSplit
-	if robot.Overflow == "" {
-		// Automatic: split only when every part, and a companion, can go now.
+	if robot.Overflow == "" && len(content)/limit+2 <= budget {
+		// Automatic: split only when every part, and a companion, can go
+		// now; the whole rendering's size tells when they surely cannot.
 		parts, err := r.split(alerts, limit)
 		if err != nil {
 			return nil, 0, err
@@ -175,18 +176,41 @@ func (r cardRenderer) render(alerts template.Alerts, withMentions bool) (string,
 
 // fit returns the largest k in [1, len(alerts)] for which render(alerts[:k])
 // plus extra(k) bytes fits in limit, with its rendering; k is 0 when not
-// even one alert fits.
+// even one alert fits. It gallops up from 1 before bisecting, so that a
+// group of thousands of alerts costs renders of about as many alerts as
+// fit, not of all of them.
 func (r cardRenderer) fit(alerts template.Alerts, limit int, withMentions bool, extra func(k int) int) (int, string, error) {
-	lo, hi := 1, len(alerts)
 	best, bestContent := 0, ""
-	for lo <= hi {
-		mid := (lo + hi) / 2
-		c, err := r.render(alerts[:mid], withMentions)
+	try := func(k int) (bool, error) {
+		c, err := r.render(alerts[:k], withMentions)
+		if err != nil {
+			return false, err
+		}
+		if len(c)+extra(k) > limit {
+			return false, nil
+		}
+		best, bestContent = k, c
+		return true, nil
+	}
+	lo, hi := 1, len(alerts)
+	for k := 1; k <= len(alerts); k *= 2 {
+		ok, err := try(k)
 		if err != nil {
 			return 0, "", err
 		}
-		if len(c)+extra(mid) <= limit {
-			best, bestContent = mid, c
+		if !ok {
+			hi = k - 1
+			break
+		}
+		lo = k + 1
+	}
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		ok, err := try(mid)
+		if err != nil {
+			return 0, "", err
+		}
+		if ok {
 			lo = mid + 1
 		} else {
 			hi = mid - 1

@@ -471,3 +471,52 @@ func TestKeyFromAuthorization(t *testing.T) {
 		})
 	}
 }
+
+func TestHostileInput(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	manyAlerts := make([]template.KV, 5000)
+	for i := range manyAlerts {
+		manyAlerts[i] = template.KV{"alertname": "Flood", "team": "dba", "severity": "critical", "instance": fmt.Sprintf("host-%d", i)}
+	}
+	huge := notification(t, "firing", template.KV{"alertname": "Huge", "team": "dba", "severity": "critical",
+		"instance": strings.Repeat("界<@x>", 100_000)})
+	withUnknown := bytes.Replace(payload(t, "firing-one-alert.json"), []byte(`"version":"4"`), []byte(`"version":"4","extra":{"x":[1,2,{"y":null}]}`), 1)
+	for _, tc := range []struct {
+		name     string
+		body     []byte
+		header   http.Header
+		wantCode int
+	}{
+		{name: "deeply nested JSON", body: []byte(`{"version":"4","alerts":[{"status":"firing","labels":` + deep + `}]}`), wantCode: http.StatusBadRequest},
+		{name: "label value of 700 KB", body: huge, wantCode: http.StatusOK},
+		{name: "5000 alerts in one group", body: notification(t, "firing", manyAlerts...), wantCode: http.StatusOK},
+		{name: "unknown fields", body: withUnknown, wantCode: http.StatusOK},
+		{name: "wrong content type", body: payload(t, "firing-two-alerts.json"), header: http.Header{"Content-Type": {"text/plain"}}, wantCode: http.StatusOK},
+		{name: "JSON array", body: []byte(`[1,2,3]`), wantCode: http.StatusBadRequest},
+		{name: "null", body: []byte(`null`), wantCode: http.StatusBadRequest},
+		{name: "trailing garbage", body: append(payload(t, "firing-one-alert.json"), []byte("}{")...), wantCode: http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{MaxRequestBytes: 4 << 20})
+			resp, body := tr.do(t, http.MethodPost, "table", tc.body, tc.header)
+			if resp.StatusCode != tc.wantCode {
+				t.Fatalf("answer %d %q, want %d", resp.StatusCode, body, tc.wantCode)
+			}
+			for _, r := range tr.fake.Accepted() {
+				if err := r.Message.Validate(); err != nil {
+					t.Errorf("sent a message WeCom refuses: %v", err)
+				}
+				c := r.Message.Content()
+				for _, id := range []string{"alice_wecom", "bob_wecom", "carol_wecom", "outsider_wecom"} {
+					c = strings.ReplaceAll(c, "<@"+id+">", "")
+				}
+				if strings.Contains(c, "<@") {
+					t.Errorf("alert text made a mention:\n%s", c)
+				}
+			}
+			if tc.wantCode == http.StatusOK && len(tr.fake.Accepted()) == 0 {
+				t.Error("acknowledged but nothing reached WeCom")
+			}
+		})
+	}
+}
