@@ -82,7 +82,7 @@ func TestLoadBad(t *testing.T) {
 		"unknown_team":        `responders[0]: unknown team "dbx"`,
 		"unknown_member":      `responders[0]: unknown member "carol@corp.com"`,
 		"bad_matcher":         `responders[0]: bad matcher "team=~((": `,
-		"empty_rule":          "responders[0]: no responders: set teams, members, mention_all or from_label",
+		"empty_rule":          "responders[0]: no responders: set teams, members, schedules, mention_all or from_label",
 		"bad_from_label":      `responders[0]: from_label "own er" is not a label name`,
 		"two_keys":            "robots.ops: at most one of key, key_file, url, url_file, key_from",
 		"no_key":              "robots.ops: one of key, key_file, url, url_file, key_from is required",

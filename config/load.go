@@ -86,13 +86,16 @@ func (c *Config) validate(dir string) error {
 		}
 		c.Templates[i] = resolve(dir, glob)
 	}
-	if err := c.validateMembers(); err != nil {
+	if err := c.validateMembers(dir); err != nil {
 		return err
 	}
-	if err := c.validateMappingTables(); err != nil {
+	if err := c.validateMappingTables(dir); err != nil {
 		return err
 	}
 	if err := c.validateTeams(); err != nil {
+		return err
+	}
+	if err := c.validateSchedules(); err != nil {
 		return err
 	}
 	if err := c.validateResponders(); err != nil {
@@ -144,50 +147,88 @@ func (r RateLimit) validate(field string) error {
 	return nil
 }
 
-func (c *Config) validateMembers() error {
+func (c *Config) validateMembers(dir string) error {
 	c.members = make(map[string]*Member, len(c.Members))
 	for i := range c.Members {
-		m := &c.Members[i]
-		email, err := checkEmail(m.Email)
-		if err != nil {
+		if err := c.addMember(&c.Members[i]); err != nil {
 			return fmt.Errorf("members[%d]: %w", i, err)
 		}
-		if _, dup := c.members[email]; dup {
-			return fmt.Errorf("members[%d]: email %q appears twice", i, m.Email)
-		}
-		m.Email = email
-		if m.Name == "" {
-			m.Name = email
-		}
-		if m.Phone != "" {
-			phone, ok := normalizePhone(m.Phone)
-			if !ok {
-				return fmt.Errorf("members[%d]: phone %q of %s is not a phone number", i, m.Phone, email)
-			}
-			m.Phone = phone
-		}
-		c.members[email] = m
 	}
+	if c.MembersFile == "" {
+		return nil
+	}
+	c.MembersFile = resolve(dir, c.MembersFile)
+	return readCSV(c.MembersFile, []string{"email", "name", "phone"}, func(line int, row []string) error {
+		m := &Member{Email: row[0], Name: row[1], Phone: row[2]}
+		if err := c.addMember(m); err != nil {
+			return err
+		}
+		c.Members = append(c.Members, *m)
+		return nil
+	})
+}
+
+// addMember validates and normalises m, and indexes it by email.
+func (c *Config) addMember(m *Member) error {
+	email, err := checkEmail(m.Email)
+	if err != nil {
+		return err
+	}
+	if _, dup := c.members[email]; dup {
+		return fmt.Errorf("email %q appears twice", m.Email)
+	}
+	m.Email = email
+	if m.Name == "" {
+		m.Name = email
+	}
+	if m.Phone != "" {
+		phone, ok := normalizePhone(m.Phone)
+		if !ok {
+			return fmt.Errorf("phone %q of %s is not a phone number", m.Phone, email)
+		}
+		m.Phone = phone
+	}
+	c.members[email] = m
 	return nil
 }
 
-func (c *Config) validateMappingTables() error {
+func (c *Config) validateMappingTables(dir string) error {
 	for name, table := range c.MappingTables {
-		normalized := make(MappingTable, len(table))
-		for email, id := range table {
+		field := "mapping_tables." + name
+		if table == nil {
+			return fmt.Errorf("%s: empty table", field)
+		}
+		entries := table.Entries
+		normalized := make(map[string]string, len(entries))
+		add := func(email, id string) error {
 			norm, err := checkEmail(email)
 			if err != nil {
-				return fmt.Errorf("mapping_tables.%s: %w", name, err)
+				return err
 			}
 			if _, dup := normalized[norm]; dup {
-				return fmt.Errorf("mapping_tables.%s: email %q appears twice", name, email)
+				return fmt.Errorf("email %q appears twice", email)
 			}
 			if !userIDRE.MatchString(id) {
-				return fmt.Errorf("mapping_tables.%s: user_id %q of %s is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)", name, id, norm)
+				return fmt.Errorf("user_id %q of %s is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)", id, norm)
 			}
 			normalized[norm] = id
+			return nil
 		}
-		c.MappingTables[name] = normalized
+		for email, id := range entries {
+			if err := add(email, id); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+		}
+		if table.File != "" {
+			table.File = resolve(dir, table.File)
+			err := readCSV(table.File, []string{"email", "wecom_userid"}, func(_ int, row []string) error {
+				return add(row[0], row[1])
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+		}
+		table.Entries = normalized
 	}
 	return nil
 }
@@ -221,6 +262,14 @@ func (c *Config) validateResponders() error {
 				return fmt.Errorf("%s: unknown team %q", field, team)
 			}
 		}
+		for _, sched := range rule.Schedules {
+			if _, ok := c.Schedules[sched]; !ok {
+				return fmt.Errorf("%s: unknown schedule %q", field, sched)
+			}
+		}
+		if rule.After < 0 {
+			return fmt.Errorf("%s: after %s is negative", field, rule.After)
+		}
 		for j, email := range rule.Members {
 			norm := normalizeEmail(email)
 			if _, ok := c.members[norm]; !ok {
@@ -231,8 +280,8 @@ func (c *Config) validateResponders() error {
 		if rule.FromLabel != "" && !compat.IsValidLabelName(model.LabelName(rule.FromLabel)) {
 			return fmt.Errorf("%s: from_label %q is not a label name", field, rule.FromLabel)
 		}
-		if len(rule.Teams) == 0 && len(rule.Members) == 0 && !rule.MentionAll && rule.FromLabel == "" {
-			return fmt.Errorf("%s: no responders: set teams, members, mention_all or from_label", field)
+		if len(rule.Teams) == 0 && len(rule.Members) == 0 && len(rule.Schedules) == 0 && !rule.MentionAll && rule.FromLabel == "" {
+			return fmt.Errorf("%s: no responders: set teams, members, schedules, mention_all or from_label", field)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/alertmanager/pkg/labels"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 )
 
 // Message types a robot can send; see ../shared/wecom-robot-api.md.
@@ -33,13 +34,16 @@ const DefaultAPIURL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
 // Config is the whole receiver configuration, as loaded from the YAML file.
 type Config struct {
-	Global        GlobalConfig            `yaml:"global"`
-	Templates     []string                `yaml:"templates"`
-	Members       []Member                `yaml:"members"`
-	MappingTables map[string]MappingTable `yaml:"mapping_tables"`
-	Teams         map[string][]string     `yaml:"teams"`
-	Responders    []ResponderRule         `yaml:"responders"`
-	Robots        map[string]*Robot       `yaml:"robots"`
+	Global    GlobalConfig `yaml:"global"`
+	Templates []string     `yaml:"templates"`
+	Members   []Member     `yaml:"members"`
+	// MembersFile is a CSV file of more members, with the header email,name,phone.
+	MembersFile   string                   `yaml:"members_file"`
+	MappingTables map[string]*MappingTable `yaml:"mapping_tables"`
+	Schedules     map[string]*Schedule     `yaml:"schedules"`
+	Teams         map[string][]string      `yaml:"teams"`
+	Responders    []ResponderRule          `yaml:"responders"`
+	Robots        map[string]*Robot        `yaml:"robots"`
 
 	// members indexes Members by lower-cased email; filled by Load.
 	members map[string]*Member
@@ -77,8 +81,61 @@ type Member struct {
 	Phone string `yaml:"phone"`
 }
 
-// MappingTable maps a member's email (lower-cased by Load) to a WeCom user_id.
-type MappingTable map[string]string
+// MappingTable maps emails (lower-cased by Load) to WeCom user_ids, given
+// inline ({email: user_id, ...}) or as a CSV file ({file: users.csv}, with
+// the header email,wecom_userid), re-read on every load.
+type MappingTable struct {
+	File    string
+	Entries map[string]string
+}
+
+// UnmarshalYAML takes either form of a mapping table.
+func (t *MappingTable) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.MappingNode && len(node.Content) == 2 && node.Content[0].Value == "file" {
+		return node.Content[1].Decode(&t.File)
+	}
+	return node.Decode(&t.Entries)
+}
+
+// MarshalYAML writes the table the way it was given.
+func (t *MappingTable) MarshalYAML() (any, error) {
+	if t.File != "" {
+		return map[string]string{"file": t.File}, nil
+	}
+	return t.Entries, nil
+}
+
+// Schedule is an on-call rotation: the members take turns, one shift each,
+// handing off at a time of day in a time zone; overrides put someone else
+// on call for a while.
+type Schedule struct {
+	// Members rotate in this order; or Team's members do.
+	Members []string `yaml:"members"`
+	Team    string   `yaml:"team"`
+	// Start is the date (YYYY-MM-DD) of the first shift, which begins at Handoff.
+	Start string `yaml:"start"`
+	// Shift is a shift's length: 1w, 1d, 12h… Shifts of whole days hand off
+	// at the same wall-clock time across daylight-saving changes.
+	Shift model.Duration `yaml:"shift"`
+	// Handoff is the time of day shifts change, HH:MM (default 09:00).
+	Handoff string `yaml:"handoff"`
+	// TimeZone is the IANA zone of Start and Handoff (default global.timezone).
+	TimeZone  string     `yaml:"timezone"`
+	Overrides []Override `yaml:"overrides"`
+
+	rotation []string
+	first    time.Time // the first handoff
+	loc      *time.Location
+}
+
+// Override puts Member on call from From until To; with Covers, only in
+// place of that member.
+type Override struct {
+	Member string    `yaml:"member"`
+	Covers string    `yaml:"covers"`
+	From   time.Time `yaml:"from"`
+	To     time.Time `yaml:"to"`
+}
 
 // ResponderRule adds responders to every alert that all its matchers match.
 type ResponderRule struct {
@@ -88,6 +145,11 @@ type ResponderRule struct {
 	MentionAll bool     `yaml:"mention_all"`
 	// FromLabel names a label whose value lists emails or team names, comma separated.
 	FromLabel string `yaml:"from_label"`
+	// Schedules add whoever is on call in each when the notification is rendered.
+	Schedules []string `yaml:"schedules"`
+	// After makes the rule apply only to alerts firing at least this long:
+	// an escalation step that Alertmanager's repeat notifications pull in.
+	After model.Duration `yaml:"after"`
 
 	// ParsedMatchers are Matchers parsed by Load with Alertmanager's own parser.
 	ParsedMatchers labels.Matchers `yaml:"-"`
@@ -184,7 +246,11 @@ func (c *Config) Member(email string) (*Member, bool) {
 
 // UserID returns the WeCom user_id that mapping table table holds for email.
 func (c *Config) UserID(table, email string) (string, bool) {
-	id, ok := c.MappingTables[table][normalizeEmail(email)]
+	t, ok := c.MappingTables[table]
+	if !ok {
+		return "", false
+	}
+	id, ok := t.Entries[normalizeEmail(email)]
 	return id, ok
 }
 
