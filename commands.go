@@ -128,3 +128,19 @@ func healthcheck(stderr io.Writer, url string) int {
 	}
 	return 0
 }
+
+// explainCommand prints who an alert mentions on a robot, and why.
+func explainCommand(stdout, stderr io.Writer, configFile, robotName, labels, at string, firingFor time.Duration, resolved bool) int {
+	state, err := receiver.LoadState(configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	e, err := receiver.Explain(state, robotName, labels, at, firingFor, resolved)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
+	e.WriteText(stdout)
+	return 0
+}

@@ -75,6 +75,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	renderRobot := render.Flag("robot", "Robot name.").Required().String()
 	renderPayload := render.Arg("payload", "Alertmanager webhook payload (JSON file).").Required().String()
 
+	explain := app.Command("explain", "Explain who an alert with these labels mentions on a robot, and why (or why not), with --config.file.")
+	explainRobot := explain.Flag("robot", "Robot name.").Required().String()
+	explainLabels := explain.Flag("labels", `The alert's labels: team=dba,severity=critical,owner="a@corp.com,b@corp.com".`).Required().String()
+	explainAt := explain.Flag("at", "When the notification is rendered (RFC 3339); default now.").String()
+	explainFor := explain.Flag("firing-for", "How long the alert has been firing, for escalation steps.").Default("0s").Duration()
+	explainResolved := explain.Flag("resolved", "Explain a resolved notification.").Bool()
+
 	health := app.Command("healthcheck", "Exit 0 when the receiver answers /-/healthy; for container HEALTHCHECKs.")
 	healthURL := health.Flag("url", "Health endpoint to ask.").Default("http://127.0.0.1:9096/-/healthy").String()
 
@@ -86,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case check.FullCommand():
 		return checkConfig(stdout, stderr, *checkFile)
+	case explain.FullCommand():
+		return explainCommand(stdout, stderr, *configFile, *explainRobot, *explainLabels, *explainAt, *explainFor, *explainResolved)
 	case health.FullCommand():
 		return healthcheck(stderr, *healthURL)
 	case render.FullCommand():
@@ -124,6 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"version": version.Version, "revision": version.Revision, "branch": version.Branch,
 		"buildDate": version.BuildDate, "goVersion": version.GoVersion,
 	})).Methods(http.MethodGet)
+	router.Handle("/api/v1/explain", receiver.ExplainHandler(recv)).Methods(http.MethodGet)
 	router.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "OK")
 	}).Methods(http.MethodGet, http.MethodHead)

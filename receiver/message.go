@@ -3,6 +3,7 @@ package receiver
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -55,7 +56,7 @@ func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
 	if !robot.Mention.OnResolved {
 		mentionFrom = n.Alerts.Firing()
 	}
-	set := responders.Resolve(s.Config, mentionFrom)
+	set := responders.Resolve(s.Config, mentionFrom, time.Now())
 	p := &prepared{
 		robot:      robot,
 		mentions:   responders.Plan(s.Config, robot, set.Responders),

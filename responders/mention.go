@@ -14,20 +14,21 @@ const (
 	OutcomeUserIDFallback = "user_id_fallback"
 	OutcomeUnresolved     = "unresolved"
 	OutcomeDisabled       = "disabled"
+	OutcomeResolved       = "resolved"
 )
 
 // Mention is how a robot will mention one responder.
 type Mention struct {
 	Responder
 	// UserID is set when the responder is mentioned by WeCom user_id.
-	UserID string
+	UserID string `json:"userID,omitempty"`
 	// Phone is set when the responder is mentioned by phone number.
-	Phone string
+	Phone string `json:"phone,omitempty"`
 	// Outcome is one of the Outcome constants.
-	Outcome string
+	Outcome string `json:"outcome"`
 	// Reason says why the responder cannot be mentioned, when neither
 	// UserID nor Phone is set.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 }
 
 // Mentioned reports whether the responder is mentioned at all.

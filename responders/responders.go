@@ -4,7 +4,9 @@
 package responders
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
@@ -15,11 +17,14 @@ import (
 // Responder is one person responsible for alerts.
 type Responder struct {
 	// Name is the member's name, or the name as the alert's label gave it.
-	Name string
+	Name string `json:"name"`
 	// Email is lower-cased; empty when the name given is not an email.
-	Email string
+	Email string `json:"email,omitempty"`
 	// Member is the configured member, nil when the person is not one.
-	Member *config.Member
+	Member *config.Member `json:"-"`
+	// Via says which rule gave the responder, and how: a member, a team,
+	// the from_label label, a schedule's shift or override.
+	Via string `json:"via"`
 }
 
 // Set is the responders of a notification, in a stable order.
@@ -30,49 +35,91 @@ type Set struct {
 }
 
 // Resolve returns the union, in order of first appearance, of the
-// responders every matching rule gives each alert: for each alert in turn,
-// for each rule in config order, its members, its teams' members, then the
-// names in its from_label label.
-func Resolve(cfg *config.Config, alerts []template.Alert) Set {
+// responders every rule that applies gives each alert at time now: for
+// each alert in turn, for each rule in config order, its members, its
+// teams' members, who is on call in its schedules, then the names in its
+// from_label label. A rule with after applies to an alert only once the
+// alert has fired that long.
+func Resolve(cfg *config.Config, alerts []template.Alert, now time.Time) Set {
 	var set Set
 	seen := map[string]bool{}
-	add := func(r Responder) {
-		id := r.Email
-		if id == "" {
-			id = "name:" + r.Name
-		}
-		if !seen[id] {
-			seen[id] = true
-			set.Responders = append(set.Responders, r)
-		}
-	}
 	for _, alert := range alerts {
-		ls := labelSet(alert.Labels)
 		for i := range cfg.Responders {
-			rule := &cfg.Responders[i]
-			if !rule.ParsedMatchers.Matches(ls) {
+			r := applyRule(cfg, i, alert, now)
+			if !r.Matched {
 				continue
 			}
-			set.MentionAll = set.MentionAll || rule.MentionAll
-			for _, email := range rule.Members {
-				add(member(cfg, email))
-			}
-			for _, team := range rule.Teams {
-				emails, _ := cfg.Team(team)
-				for _, email := range emails {
-					add(member(cfg, email))
+			set.MentionAll = set.MentionAll || r.MentionAll
+			for _, resp := range r.Adds {
+				id := resp.Email
+				if id == "" {
+					id = "name:" + resp.Name
 				}
-			}
-			if rule.FromLabel != "" {
-				for _, name := range strings.Split(alert.Labels[rule.FromLabel], ",") {
-					if name = strings.TrimSpace(name); name != "" {
-						fromLabel(cfg, name, add)
-					}
+				if !seen[id] {
+					seen[id] = true
+					set.Responders = append(set.Responders, resp)
 				}
 			}
 		}
 	}
 	return set
+}
+
+// RuleResult is what one rule does for one alert.
+type RuleResult struct {
+	Index    int    `json:"index"`
+	Matchers string `json:"matchers"`
+	Matched  bool   `json:"matched"`
+	// Why says why a rule does not apply, when Matched is false.
+	Why        string      `json:"why,omitempty"`
+	Adds       []Responder `json:"adds,omitempty"`
+	MentionAll bool        `json:"mentionAll,omitempty"`
+}
+
+// applyRule works out what rule i of cfg gives alert at time now.
+func applyRule(cfg *config.Config, i int, alert template.Alert, now time.Time) RuleResult {
+	rule := &cfg.Responders[i]
+	res := RuleResult{Index: i, Matchers: rule.ParsedMatchers.String()}
+	if !rule.ParsedMatchers.Matches(labelSet(alert.Labels)) {
+		res.Why = "its matchers do not match"
+		return res
+	}
+	if after := time.Duration(rule.After); after > 0 {
+		if fired := now.Sub(alert.StartsAt); fired < after {
+			res.Why = fmt.Sprintf("the alert has fired %s, less than after %s", fired.Truncate(time.Second), rule.After)
+			return res
+		}
+	}
+	res.Matched, res.MentionAll = true, rule.MentionAll
+	escalation := ""
+	if rule.After > 0 {
+		escalation = fmt.Sprintf(", escalation after %s", rule.After)
+	}
+	add := func(r Responder, how string) {
+		r.Via = fmt.Sprintf("responders[%d] %s%s", i, how, escalation)
+		res.Adds = append(res.Adds, r)
+	}
+	for _, email := range rule.Members {
+		add(member(cfg, email), "member")
+	}
+	for _, team := range rule.Teams {
+		emails, _ := cfg.Team(team)
+		for _, email := range emails {
+			add(member(cfg, email), "team "+team)
+		}
+	}
+	for _, name := range rule.Schedules {
+		email, why := cfg.Schedules[name].OnCall(now)
+		add(member(cfg, email), fmt.Sprintf("schedule %s, %s", name, why))
+	}
+	if rule.FromLabel != "" {
+		for _, name := range strings.Split(alert.Labels[rule.FromLabel], ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				fromLabel(cfg, name, func(r Responder) { add(r, "from_label "+rule.FromLabel) })
+			}
+		}
+	}
+	return res
 }
 
 // fromLabel adds the responders one name in a from_label label stands for:

@@ -3,6 +3,7 @@ package responders
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -80,7 +81,7 @@ func TestResolve(t *testing.T) {
 			want:   []string{"dave@corp.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set := Resolve(cfg, tc.alerts)
+			set := Resolve(cfg, tc.alerts, time.Now())
 			var got []string
 			for _, r := range set.Responders {
 				id := r.Email
@@ -98,7 +99,7 @@ func TestResolve(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	cfg := loadConfig(t)
-	everyone := Resolve(cfg, alerts(template.KV{"owner": "alice@corp.com,bob@corp.com,carol@corp.com,dave@corp.com,outsider@corp.com,nobody@corp.com,stranger"})).Responders
+	everyone := Resolve(cfg, alerts(template.KV{"owner": "alice@corp.com,bob@corp.com,carol@corp.com,dave@corp.com,outsider@corp.com,nobody@corp.com,stranger"}), time.Now()).Responders
 	type want struct{ outcome, userID, phone, reason string }
 	for _, tc := range []struct {
 		robot string

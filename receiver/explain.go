@@ -1,0 +1,66 @@
+package receiver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
+)
+
+// Explain explains, with state's configuration, whom an alert with labels
+// mentions on the named robot: at is RFC 3339 or empty for now, firingFor
+// how long the alert has fired (for escalation steps).
+func Explain(state *State, robotName, labels, at string, firingFor time.Duration, resolved bool) (*responders.Explanation, error) {
+	robot, ok := state.Config.Robots[robotName]
+	if !ok {
+		return nil, fmt.Errorf("unknown robot %q", robotName)
+	}
+	kv, err := responders.ParseLabels(labels)
+	if err != nil {
+		return nil, err
+	}
+	when := time.Now()
+	if at != "" {
+		if when, err = time.Parse(time.RFC3339, at); err != nil {
+			return nil, fmt.Errorf("at: %q is not an RFC 3339 time", at)
+		}
+	}
+	status := "firing"
+	if resolved {
+		status = "resolved"
+	}
+	e := responders.Explain(state.Config, robot, kv, status, when.Add(-firingFor), when)
+	return &e, nil
+}
+
+// ExplainHandler serves GET /api/v1/explain?robot=R&labels=...&at=...&firing_for=...&status=resolved
+// with the explanation as JSON.
+func ExplainHandler(recv *Receiver) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		state := recv.State()
+		if state == nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		q := req.URL.Query()
+		var firingFor time.Duration
+		if f := q.Get("firing_for"); f != "" {
+			var err error
+			if firingFor, err = time.ParseDuration(f); err != nil {
+				http.Error(w, fmt.Sprintf("firing_for: %q is not a duration", f), http.StatusBadRequest)
+				return
+			}
+		}
+		e, err := Explain(state, q.Get("robot"), q.Get("labels"), q.Get("at"), firingFor, q.Get("status") == "resolved")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(e)
+	})
+}
