@@ -173,3 +173,15 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// Rotation returns the emails of everyone the schedule can put on call:
+// the rotation, then anyone an override adds.
+func (s *Schedule) Rotation() []string {
+	out := slices.Clone(s.rotation)
+	for _, o := range s.Overrides {
+		if !slices.Contains(out, o.Member) {
+			out = append(out, o.Member)
+		}
+	}
+	return out
+}

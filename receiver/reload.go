@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 )
 
 // Reloader loads the configuration file into a receiver: a complete new
@@ -34,6 +36,7 @@ type Reloader struct {
 	successGauge  prometheus.Gauge
 	timestampGage prometheus.Gauge
 	hashGauge     prometheus.Gauge
+	unreachable   *prometheus.GaugeVec
 }
 
 // NewReloader returns a reloader of the configuration file at path whose
@@ -55,9 +58,13 @@ func NewReloader(path string, recv *Receiver, reg prometheus.Registerer, logger 
 			Namespace: namespace, Name: "config_hash",
 			Help: "Hash of the currently loaded configuration file.",
 		}),
+		unreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "unmentionable_members",
+			Help: "Members the robot's rules can reach that it could not mention (no phone, not in its mapping table, toggle off).",
+		}, []string{"robot"}),
 	}
 	if reg != nil {
-		reg.MustRegister(rl.successGauge, rl.timestampGage, rl.hashGauge)
+		reg.MustRegister(rl.successGauge, rl.timestampGage, rl.hashGauge, rl.unreachable)
 	}
 	return rl
 }
@@ -96,7 +103,26 @@ func (rl *Reloader) Reload() error {
 	rl.timestampGage.Set(float64(rl.lastSuccess.Unix()))
 	rl.hashGauge.Set(rl.hash)
 	rl.logger.Info("Configuration loaded", "file", rl.path, "robots", len(state.Config.Robots))
+	rl.reportCoverage(state)
 	return nil
+}
+
+// reportCoverage logs, once a load, the members each robot's rules can
+// reach but the robot could not mention, and sets the gauge.
+func (rl *Reloader) reportCoverage(state *State) {
+	rl.unreachable.Reset()
+	for _, name := range slices.Sorted(maps.Keys(state.Config.Robots)) {
+		missing := responders.Unreachable(state.Config, state.Config.Robots[name])
+		rl.unreachable.WithLabelValues(name).Set(float64(len(missing)))
+		if len(missing) == 0 {
+			continue
+		}
+		who := make([]string, len(missing))
+		for i, m := range missing {
+			who[i] = fmt.Sprintf("%s (%s)", m.Email, m.Reason)
+		}
+		rl.logger.Warn("Robot cannot mention some members its rules reach", "robot", name, "members", strings.Join(who, "; "))
+	}
 }
 
 // Status is the reload state, for the status page.

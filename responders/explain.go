@@ -151,3 +151,41 @@ func ParseLabels(s string) (template.KV, error) {
 	}
 	return kv, nil
 }
+
+// Unreachable returns the members robot's rules can reach but robot could
+// not mention, each with the reason. Every member counts as reachable when
+// a rule reads names from a label.
+func Unreachable(cfg *config.Config, robot *config.Robot) []Mention {
+	reach := map[string]bool{}
+	for _, rule := range cfg.Responders {
+		if rule.FromLabel != "" {
+			for _, m := range cfg.Members {
+				reach[m.Email] = true
+			}
+		}
+		for _, email := range rule.Members {
+			reach[email] = true
+		}
+		for _, team := range rule.Teams {
+			emails, _ := cfg.Team(team)
+			for _, email := range emails {
+				reach[email] = true
+			}
+		}
+		for _, name := range rule.Schedules {
+			for _, email := range cfg.Schedules[name].Rotation() {
+				reach[email] = true
+			}
+		}
+	}
+	var out []Mention
+	for _, m := range cfg.Members {
+		if !reach[m.Email] {
+			continue
+		}
+		if p := plan(cfg, robot, member(cfg, m.Email)); !p.Mentioned() {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +151,27 @@ func TestParseLabels(t *testing.T) {
 	for _, bad := range []string{``, `team`, `owner="x`, `owner="x"y`, `=x`} {
 		if _, err := ParseLabels(bad); err == nil {
 			t.Errorf("ParseLabels(%q) took it", bad)
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	cfg := loadOncall(t)
+	for robot, want := range map[string][]string{
+		"phone":   {"carol@corp.com"},
+		"notable": {"bob@corp.com", "carol@corp.com"},
+		"table":   {"carol@corp.com"},
+		"off":     {"alice@corp.com", "bob@corp.com", "carol@corp.com", "lead@corp.com"},
+	} {
+		var got []string
+		for _, m := range Unreachable(cfg, cfg.Robots[robot]) {
+			got = append(got, m.Email)
+			if m.Reason == "" {
+				t.Errorf("%s: %s unreachable without a reason", robot, m.Email)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("Unreachable(%s) = %v, want %v", robot, got, want)
 		}
 	}
 }
