@@ -138,13 +138,15 @@ func TestKeyFilesRelativeToConfig(t *testing.T) {
 	}
 }
 
-func TestExampleConfigLoads(t *testing.T) {
-	cfg, err := LoadFile("../examples/config.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cfg.Robots) != 2 {
-		t.Errorf("%d robots", len(cfg.Robots))
+func TestExampleConfigsLoad(t *testing.T) {
+	for file, robots := range map[string]int{"../examples/config.yml": 2, "../examples/oncall.yml": 1} {
+		cfg, err := LoadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Robots) != robots {
+			t.Errorf("%s: %d robots, want %d", file, len(cfg.Robots), robots)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -292,6 +293,9 @@ func TestCLIGolden(t *testing.T) {
 		{name: "check-config", args: []string{"check-config", "../examples/config.yml"}},
 		{name: "check-config-bad", args: []string{"check-config", "testdata/bad.yml"}, code: 1},
 		{name: "render-ops", args: []string{"--config.file=../examples/config.yml", "render", "--robot=ops", "../testdata/alertmanager/firing-two-alerts.json"}},
+		{name: "explain-oncall", args: []string{"--config.file=../examples/oncall.yml", "explain", "--robot=dba",
+			"--labels=team=dba,severity=critical", "--firing-for=45m", "--at=2026-11-03T10:00:00+08:00"}},
+		{name: "explain-unknown-robot", args: []string{"--config.file=../examples/oncall.yml", "explain", "--robot=web", "--labels=team=dba"}, code: 1},
 		{name: "render-dba", args: []string{"--config.file=../examples/config.yml", "render", "--robot=dba", "../testdata/alertmanager/firing-with-resolved.json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,5 +342,31 @@ func TestHealthcheckCommand(t *testing.T) {
 	}
 	if err := exec.Command(binary, "healthcheck", "--url=http://"+freeAddr(t)+"/-/healthy").Run(); err == nil {
 		t.Error("healthcheck of nothing succeeded")
+	}
+}
+
+func TestExplainAPI(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	_, addr := startReceiver(t, t.TempDir(), opsConfig(fake.APIURL()))
+	base := "http://" + addr
+	waitReady(t, base+"/-/ready")
+	body := get(t, base+"/api/v1/explain?robot=ops&labels=team%3Ddba&status=resolved")
+	var e struct {
+		Responders []struct{ Email, Outcome, Reason string } `json:"responders"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if len(e.Responders) != 1 || e.Responders[0].Email != "alice@corp.com" || e.Responders[0].Outcome != "resolved" {
+		t.Errorf("explain = %s", body)
+	}
+	resp, err := http.Get(base + "/api/v1/explain?robot=nope&labels=a%3Db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown robot: %d, want 400", resp.StatusCode)
 	}
 }
