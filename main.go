@@ -62,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dryRun := app.Flag("dry-run", "Render and log the WeCom messages instead of sending them.").Bool()
 	maxRequest := app.Flag("web.max-request-bytes", "Largest notification body accepted; larger ones get 413.").
 		Default("4MiB").Bytes()
+	readTimeout := app.Flag("web.read-timeout", "Longest a client may take to send a request, headers and body: slow clients are cut off.").
+		Default("1m").Duration()
 	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long deliveries in flight may take to finish on SIGTERM.").
 		Default("30s").Duration()
 	webFlags := kingpinflag.AddFlags(app, ":9096")
@@ -147,8 +149,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	server := &http.Server{
 		Handler:           router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, *readTimeout),
+		ReadTimeout:       *readTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
 	serveErr := make(chan error, 1)

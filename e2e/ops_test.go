@@ -370,3 +370,39 @@ func TestExplainAPI(t *testing.T) {
 		t.Errorf("unknown robot: %d, want 400", resp.StatusCode)
 	}
 }
+
+// TestSlowClientCutOff holds a request open, sending its body a byte at a
+// time: the receiver must cut it off after --web.read-timeout, not wait.
+func TestSlowClientCutOff(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	_, addr := startReceiver(t, t.TempDir(), opsConfig(fake.APIURL()), "--web.read-timeout=1s")
+	waitReady(t, "http://"+addr+"/-/ready")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /robots/ops/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	start := time.Now()
+	var closedAfter time.Duration
+	for time.Since(start) < 10*time.Second {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write([]byte(" ")); err != nil {
+			closedAfter = time.Since(start)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if closedAfter == 0 {
+		// The write side may stay open; the answer must have come anyway.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 512)
+		if n, _ := conn.Read(buf); n == 0 {
+			t.Fatal("a slow client kept its request open for 10 s")
+		}
+	}
+	if len(fake.Accepted()) != 0 {
+		t.Error("a cut-off request was delivered")
+	}
+}
