@@ -22,9 +22,10 @@ func newDedup() *dedup {
 	return &dedup{seed: maphash.MakeSeed(), expires: map[uint64]time.Time{}}
 }
 
-// key identifies a notification for dedup: robot, group key, status and
-// each alert's fingerprint and status, in a stable order.
-func (d *dedup) key(robot string, n *Notification) uint64 {
+// key identifies a notification for dedup: the robot's webhook (so two
+// keys brought by key_from: authorization are two robots), group key,
+// status and each alert's fingerprint and status, in a stable order.
+func (d *dedup) key(webhookURL string, n *Notification) uint64 {
 	alerts := make([]string, len(n.Alerts))
 	for i, a := range n.Alerts {
 		alerts[i] = a.Fingerprint + "/" + a.Status + "/" + a.StartsAt.String()
@@ -32,7 +33,7 @@ func (d *dedup) key(robot string, n *Notification) uint64 {
 	slices.Sort(alerts)
 	var h maphash.Hash
 	h.SetSeed(d.seed)
-	for _, s := range append([]string{robot, n.GroupKey, n.Status}, alerts...) {
+	for _, s := range append([]string{webhookURL, n.GroupKey, n.Status}, alerts...) {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}

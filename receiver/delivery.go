@@ -247,6 +247,12 @@ func (q *robotQueue) deliver(jobs []*job) {
 
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	// Wait until the whole batch fits the budget, so that a card is not
+	// posted without its companion (which Alertmanager's retry would post
+	// again, card and all).
+	if need := min(len(messages), q.limiter.n); need > 1 {
+		_ = sleepCtx(ctx, q.limiter.waitN(need)) // on timeout, send reports it
+	}
 	for i, m := range messages {
 		if err := q.send(ctx, state, robot, m); err != nil {
 			err = fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)

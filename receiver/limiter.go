@@ -81,7 +81,10 @@ func (l *limiter) take(k int) bool {
 }
 
 // wait returns how long until one more message may be sent.
-func (l *limiter) wait() time.Duration {
+func (l *limiter) wait() time.Duration { return l.waitN(1) }
+
+// waitN returns how long until k more messages (k <= n) may be sent.
+func (l *limiter) waitN(k int) time.Duration {
 	if l.unlimited() {
 		return 0
 	}
@@ -90,8 +93,8 @@ func (l *limiter) wait() time.Duration {
 	now := l.now()
 	l.expire(now)
 	d := time.Duration(0)
-	if len(l.sent) >= l.n {
-		d = l.sent[len(l.sent)-l.n].Add(l.per).Sub(now)
+	if over := len(l.sent) + k - l.n; over > 0 {
+		d = l.sent[over-1].Add(l.per).Sub(now)
 	}
 	if b := l.blockedUntil.Sub(now); b > d {
 		d = b

@@ -24,6 +24,9 @@ func TestLimiterSlidingWindow(t *testing.T) {
 	if got := l.wait(); got != 40*time.Second {
 		t.Errorf("wait = %s, want 40s (until the first two leave the window)", got)
 	}
+	if got := l.waitN(3); got != time.Minute {
+		t.Errorf("waitN(3) = %s, want 60s (until all three leave the window)", got)
+	}
 	clock.advance(40 * time.Second)
 	if got := l.available(); got != 2 {
 		t.Errorf("after the window moved: available %d, want 2", got)

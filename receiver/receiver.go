@@ -200,7 +200,7 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	dedupWindow := time.Duration(state.Config.Global.DedupWindow)
-	dedupKey := r.dedup.key(name, n)
+	dedupKey := r.dedup.key(webhookURL, n)
 	if dedupWindow > 0 && r.dedup.seen(dedupKey, r.now()) {
 		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
 		logger.Info("Notification already delivered; acknowledged without posting again")
