@@ -39,7 +39,9 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 	}
 	alert := template.Alert{Status: status, Labels: labels, StartsAt: startsAt}
 	for i := range cfg.Responders {
-		e.Rules = append(e.Rules, applyRule(cfg, i, alert, at))
+		r := applyRule(cfg, i, alert, at)
+		r.Matchers = cfg.Responders[i].ParsedMatchers.String() // costly: explain only
+		e.Rules = append(e.Rules, r)
 	}
 	set := Resolve(cfg, []template.Alert{alert}, at)
 	e.Mentions = Plan(cfg, robot, set.Responders)

@@ -79,7 +79,7 @@ type RuleResult struct {
 // applyRule works out what rule i of cfg gives alert at time now.
 func applyRule(cfg *config.Config, i int, alert template.Alert, now time.Time) RuleResult {
 	rule := &cfg.Responders[i]
-	res := RuleResult{Index: i, Matchers: rule.ParsedMatchers.String()}
+	res := RuleResult{Index: i}
 	if !rule.ParsedMatchers.Matches(labelSet(alert.Labels)) {
 		res.Why = "its matchers do not match"
 		return res
