@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"math/big"
 	"net"
@@ -26,10 +25,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/internal/golden"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // secretKey is the robot key of the ops tests: it must never show.
 const secretKey = "s3cr3t-0ps-key"
@@ -312,19 +310,7 @@ func TestCLIGolden(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out.String())
 			}
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("output differs from %s:\n%s", golden, out.String())
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), out.String())
 			if strings.Contains(out.String(), "REPLACE-WITH") {
 				t.Error("output shows a robot key")
 			}

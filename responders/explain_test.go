@@ -3,8 +3,6 @@ package responders
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,8 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const oncallConfig = `
 members:
@@ -120,19 +117,7 @@ func TestExplainGolden(t *testing.T) {
 			}
 			out.WriteString("\n--- JSON (GET /api/v1/explain)\n")
 			out.Write(js)
-			golden := filepath.Join("testdata", "explain-"+tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("explanation differs from %s:\n%s", golden, out.String())
-			}
+			golden.Check(t, filepath.Join("testdata", "explain-"+tc.name+".golden"), out.String())
 		})
 	}
 }

@@ -2,7 +2,6 @@ package templates
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/alertmanager-wecom/alertmanager-wecom/internal/golden"
+)
 
 var payloads = []string{"firing-one-alert", "firing-two-alerts", "firing-with-resolved"}
 
@@ -68,19 +67,7 @@ func TestGolden(t *testing.T) {
 					if len(got) > limit || !utf8.ValidString(got) || strings.TrimSpace(got) == "" {
 						t.Errorf("%d bytes (limit %d), valid UTF-8 %v", len(got), limit, utf8.ValidString(got))
 					}
-					golden := filepath.Join("testdata", name+"-"+p+".golden")
-					if *update {
-						if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-							t.Fatal(err)
-						}
-					}
-					want, err := os.ReadFile(golden)
-					if err != nil {
-						t.Fatalf("%v (run with -update to create it)", err)
-					}
-					if got != string(want) {
-						t.Errorf("rendering differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
-					}
+					golden.Check(t, filepath.Join("testdata", name+"-"+p+".golden"), got)
 				})
 			}
 		}
