@@ -8,13 +8,15 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
-// Message types a robot can send; see ../shared/wecom-robot-api.md.
+// Message types a robot can send: WeCom's, see the wecom package.
 const (
-	MsgTypeMarkdown   = "markdown"
-	MsgTypeText       = "text"
-	MsgTypeMarkdownV2 = "markdown_v2"
+	MsgTypeMarkdown   = wecom.MsgTypeMarkdown
+	MsgTypeText       = wecom.MsgTypeText
+	MsgTypeMarkdownV2 = wecom.MsgTypeMarkdownV2
 )
 
 // Mention strategies: how a responder is matched to a WeCom identity first.
