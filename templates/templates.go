@@ -138,12 +138,18 @@ func (t *Templates) Execute(text string, data *Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, data); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(buf)
+	buf.Reset()
+	if err := tmpl.Execute(buf, data); err != nil {
 		return "", err
 	}
 	return buf.String(), nil
 }
+
+// buffers are rendering buffers, reused: a message is a few KiB, and
+// growing a fresh buffer to that size for every render showed up in profiles.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (t *Templates) compile(text string) (*tmpltext.Template, error) {
 	if c, ok := t.compiled.Load(text); ok {
