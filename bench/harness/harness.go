@@ -19,6 +19,22 @@ import (
 	"time"
 )
 
+// Directory is the people, mapping table "users", team and responder
+// rules of the bench configurations: Alice has a phone, Bob does not, and
+// both are in the table; team="dba" pages both, and an owner label names more.
+const Directory = `members:
+  - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
+  - {email: bob@corp.com, name: Bob Li}
+mapping_tables:
+  users: {alice@corp.com: alice_wecom, bob@corp.com: bob_wecom}
+teams:
+  dba: [alice@corp.com, bob@corp.com]
+responders:
+  - matchers: ['team="dba"']
+    teams: [dba]
+  - from_label: owner
+`
+
 // Receiver is a running receiver process.
 type Receiver struct {
 	cmd  *exec.Cmd

@@ -65,20 +65,9 @@ func config(apiURL, global string) string {
   api_url: %s
   max_wait: 50s
 %s
-members:
-  - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
-  - {email: bob@corp.com, name: Bob Li, phone: "13900002222"}
-mapping_tables:
-  users: {alice@corp.com: alice_wecom, bob@corp.com: bob_wecom}
-teams:
-  dba: [alice@corp.com, bob@corp.com]
-responders:
-  - matchers: ['team="dba"']
-    teams: [dba]
-  - from_label: owner
-robots:
+%srobots:
   bench: {key: %s, mention: {strategy: mapping_table, mapping_table: users}}
-`, apiURL, global, key)
+`, apiURL, global, harness.Directory, key)
 }
 
 func throughput(bin, payloadFile string, conns int, duration time.Duration) error {

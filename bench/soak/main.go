@@ -50,23 +50,12 @@ func config(apiURL string) string {
   timeout: 1s
   max_wait: 5s
   rate_limit: {messages: 20, per: 10s}
-members:
-  - {email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}
-  - {email: bob@corp.com, name: Bob Li}
-mapping_tables:
-  t: {alice@corp.com: alice_wecom, bob@corp.com: bob_wecom}
-teams:
-  dba: [alice@corp.com, bob@corp.com]
-responders:
-  - matchers: ['team="dba"']
-    teams: [dba]
-  - from_label: owner
-robots:
-  md:    {key: key-md, mention: {mapping_table: t}}
-  text:  {key: key-text, msgtype: text, mention: {mapping_table: t}}
-  v2:    {key: key-v2, msgtype: markdown_v2, language: zh, mention: {mapping_table: t}}
-  table: {key: key-table, overflow: truncate, mention: {strategy: mapping_table, mapping_table: t}}
-`, apiURL)
+%srobots:
+  md:    {key: key-md, mention: {mapping_table: users}}
+  text:  {key: key-text, msgtype: text, mention: {mapping_table: users}}
+  v2:    {key: key-v2, msgtype: markdown_v2, language: zh, mention: {mapping_table: users}}
+  table: {key: key-table, overflow: truncate, mention: {strategy: mapping_table, mapping_table: users}}
+`, apiURL, harness.Directory)
 	return b.String()
 }
 
