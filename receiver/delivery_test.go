@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -174,5 +175,43 @@ func TestRateLimitedByAnotherSender(t *testing.T) {
 	}
 	if n := len(tr.fake.AcceptedFor("key-table")); n != 1 {
 		t.Errorf("accepted %d messages, want 1", n)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	robot := state.Config.Robots["phone"]
+	var preps []*prepared
+	for _, labels := range []template.KV{
+		{"alertname": "A", "team": "dba", "severity": "critical"},
+		{"alertname": "B", "team": "payments"},
+		{"alertname": "C", "team": "dba", "severity": "warning"},
+	} {
+		var n Notification
+		if err := json.Unmarshal(notification(t, "firing", labels), &n); err != nil {
+			t.Fatal(err)
+		}
+		preps = append(preps, state.prepare(robot, &n.Data))
+	}
+	messages, carries, err := state.digest(robot, preps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(messages) != 2 || len(carries) != 2 {
+		t.Fatalf("%d messages, %d carries; want a card and a companion", len(messages), len(carries))
+	}
+	card, companion := messages[0].Content(), messages[1]
+	for _, want := range []string{"### Alert digest: 3 notifications", "A", "B", "C", "<@carol_wecom>", "Dave Ma"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card lacks %q:\n%s", want, card)
+		}
+	}
+	if companion.Text == nil || companion.Text.Content != "Alert digest: 3 notifications: please take a look" ||
+		strings.Join(companion.Text.MentionedMobileList, ",") != "13800001111,+8613900002222" {
+		t.Errorf("companion = %+v", companion)
+	}
+	if fmt.Sprint(carries) != "[[0 1 2] [0 1 2]]" {
+		t.Errorf("carries = %v", carries)
 	}
 }

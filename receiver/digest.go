@@ -68,9 +68,9 @@ func (s *State) digest(robot *config.Robot, preps []*prepared) (messages []*weco
 	}
 	contents[0] += footer
 
-	data := *preps[0].data
-	data.Mentions = mentionText
-	messages, err = s.assemble(robot, contents, union, mentionAll, &data)
+	messages, err = assemble(robot, contents, union, mentionAll, func() (string, error) {
+		return digestTitle(robot.Language, len(preps)) + lookWords(robot.Language), nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,12 +107,7 @@ func respondersLabel(language string) string {
 }
 
 func digestHeader(robot *config.Robot, notifications, part, parts int) string {
-	var h string
-	if robot.Language == "zh" {
-		h = fmt.Sprintf("告警汇总：%d 条通知", notifications)
-	} else {
-		h = fmt.Sprintf("Alert digest: %d notifications", notifications)
-	}
+	h := digestTitle(robot.Language, notifications)
 	if parts > 1 {
 		h += fmt.Sprintf(" (%d/%d)", part, parts)
 	}
@@ -120,4 +115,19 @@ func digestHeader(robot *config.Robot, notifications, part, parts int) string {
 		return h
 	}
 	return "### " + h
+}
+
+func digestTitle(language string, notifications int) string {
+	if language == "zh" {
+		return fmt.Sprintf("告警汇总：%d 条通知", notifications)
+	}
+	return fmt.Sprintf("Alert digest: %d notifications", notifications)
+}
+
+// lookWords end the digest's companion text message.
+func lookWords(language string) string {
+	if language == "zh" {
+		return "，请及时处理"
+	}
+	return ": please take a look"
 }

@@ -112,7 +112,9 @@ func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {
 		return nil, err
 	}
 	out.Parts, out.OmittedAlerts = len(contents), omitted
-	out.Messages, err = s.assemble(robot, contents, p.mentions, p.mentionAll, p.data)
+	out.Messages, err = assemble(robot, contents, p.mentions, p.mentionAll, func() (string, error) {
+		return s.Templates.Execute(templates.MentionMessage(robot.Language), p.data)
+	})
 	return out, err
 }
 
@@ -275,8 +277,9 @@ func (r cardRenderer) truncate(alerts template.Alerts, limit int) (string, int, 
 // assemble turns rendered contents into messages. Mentions the first card
 // does not hold inline (phones, @all, user_ids the template did not place
 // or that were cut) go to the bottom of a text message: the card itself for
-// text robots, a companion sent right after the first card otherwise.
-func (s *State) assemble(robot *config.Robot, contents []string, mentions []responders.Mention, mentionAll bool, data *templates.Data) ([]*wecom.Message, error) {
+// text robots, otherwise a companion, whose text companion gives, sent
+// right after the first card.
+func assemble(robot *config.Robot, contents []string, mentions []responders.Mention, mentionAll bool, companion func() (string, error)) ([]*wecom.Message, error) {
 	inline := robot.MsgType == wecom.MsgTypeMarkdown
 	var userIDs, phones []string
 	for _, m := range mentions {
@@ -301,13 +304,13 @@ func (s *State) assemble(robot *config.Robot, contents []string, mentions []resp
 	}
 	bottom := messages[0].Text
 	if bottom == nil {
-		text, err := s.Templates.Execute(templates.MentionMessage(robot.Language), data)
+		text, err := companion()
 		if err != nil {
 			return nil, fmt.Errorf("render mention message of robot %s: %w", robot.Name, err)
 		}
-		companion := wecom.NewMessage(wecom.MsgTypeText, wecom.Cut(strings.TrimSpace(text), wecom.ContentLimit(wecom.MsgTypeText)))
-		messages = append(messages[:1], append([]*wecom.Message{companion}, messages[1:]...)...)
-		bottom = companion.Text
+		m := wecom.NewMessage(wecom.MsgTypeText, wecom.Cut(strings.TrimSpace(text), wecom.ContentLimit(wecom.MsgTypeText)))
+		messages = append(messages[:1], append([]*wecom.Message{m}, messages[1:]...)...)
+		bottom = m.Text
 	}
 	bottom.MentionedList, bottom.MentionedMobileList = userIDs, phones
 	return messages, nil
