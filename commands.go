@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
+	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 )
 
 // checkConfig validates a configuration file, templates included, and
@@ -48,6 +49,9 @@ func checkConfig(stdout, stderr io.Writer, path string) int {
 		}
 		fmt.Fprintf(stdout, "robot %s: POST /robots/%s/send -> %s (%s), mentions: %s; rate limit: %s; overflow: %s\n",
 			name, name, robot.MsgType, robot.Language, mention, rate, overflow)
+		for _, m := range responders.Unreachable(cfg, robot) {
+			fmt.Fprintf(stdout, "  WARNING: cannot mention %s: %s\n", m.Email, m.Reason)
+		}
 	}
 	return 0
 }

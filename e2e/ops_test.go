@@ -289,6 +289,7 @@ func TestCLIGolden(t *testing.T) {
 		code int
 	}{
 		{name: "check-config", args: []string{"check-config", "../examples/config.yml"}},
+		{name: "check-config-oncall-gaps", args: []string{"check-config", "testdata/gaps.yml"}},
 		{name: "check-config-bad", args: []string{"check-config", "testdata/bad.yml"}, code: 1},
 		{name: "render-ops", args: []string{"--config.file=../examples/config.yml", "render", "--robot=ops", "../testdata/alertmanager/firing-two-alerts.json"}},
 		{name: "explain-oncall", args: []string{"--config.file=../examples/oncall.yml", "explain", "--robot=dba",
