@@ -159,8 +159,8 @@ func (rl *Reloader) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// robotStatus is what the status page says of a robot: no key, no URL.
-type robotStatus struct {
+// RobotStatus is what the status page says of a robot: no key, no URL.
+type RobotStatus struct {
 	Name           string           `json:"name"`
 	MsgType        string           `json:"msgtype"`
 	Language       string           `json:"language"`
@@ -173,15 +173,15 @@ type robotStatus struct {
 }
 
 // Robots describes the robots of the state served now, sorted by name.
-func (r *Receiver) Robots() []robotStatus {
+func (r *Receiver) Robots() []RobotStatus {
 	state := r.State()
 	if state == nil {
 		return nil
 	}
-	var out []robotStatus
+	var out []RobotStatus
 	for _, name := range slices.Sorted(maps.Keys(state.Config.Robots)) {
 		robot := state.Config.Robots[name]
-		out = append(out, robotStatus{
+		out = append(out, RobotStatus{
 			Name: name, MsgType: robot.MsgType, Language: robot.Language,
 			MentionEnabled: robot.MentionEnabled(), Strategy: robot.Mention.Strategy,
 			MappingTable: robot.Mention.MappingTable, OnResolved: robot.Mention.OnResolved,
