@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	_ "net/http/pprof" // /debug/pprof/, as Alertmanager serves it
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -131,6 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	recv.Register(router)
 	router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	router.Handle("/-/reload", reloader)
+	router.PathPrefix("/debug/pprof/").Handler(http.DefaultServeMux)
 	router.Handle("/api/v1/status", receiver.StatusHandler(recv, reloader, map[string]string{
 		"version": version.Version, "revision": version.Revision, "branch": version.Branch,
 		"buildDate": version.BuildDate, "goVersion": version.GoVersion,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	tmplhtml "html/template"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	tmpltext "text/template"
@@ -58,14 +59,10 @@ var Funcs = template.FuncMap{
 	// inZone is Alertmanager's tz, with each zone loaded once: tz reads the
 	// zone's file on every call.
 	"inZone": func(name string, t time.Time) (time.Time, error) {
-		if loc, ok := zones.Load(name); ok {
-			return t.In(loc.(*time.Location)), nil
-		}
-		loc, err := time.LoadLocation(name)
+		loc, err := loadZone(name)
 		if err != nil {
 			return time.Time{}, err
 		}
-		zones.Store(name, loc)
 		return t.In(loc), nil
 	},
 	// words returns the default templates' words in a language, en or zh.
@@ -75,6 +72,69 @@ var Funcs = template.FuncMap{
 		}
 		return words["en"]
 	},
+	// pills prints labels but those named in except, sorted by name, as
+	// markdown code spans: "`instance=db-1` `job=mysql`".
+	"pills": func(labels template.KV, except []string) string {
+		return pairs(labels, except, "`", "` `", "`")
+	},
+	// pairs prints labels but those named in except, sorted by name, as
+	// plain text: "instance=db-1 job=mysql".
+	"pairs": func(labels template.KV, except []string) string {
+		return pairs(labels, except, "", " ", "")
+	},
+	// alertTime prints when an alert started, in the zone named by zone, and for
+	// a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51".
+	"alertTime": func(a template.Alert, zone string) (string, error) {
+		loc, err := loadZone(zone)
+		if err != nil {
+			return "", err
+		}
+		s := a.StartsAt.In(loc).Format("2006-01-02 15:04:05 MST")
+		if a.Status == "resolved" {
+			s += " → " + a.EndsAt.In(loc).Format("15:04:05")
+		}
+		return s, nil
+	},
+}
+
+// pairs prints the labels not named in except as name=value, sorted by
+// name, each between open and close, with sep between them.
+func pairs(labels template.KV, except []string, open, sep, close string) string {
+	names := make([]string, 0, len(labels))
+	for name := range labels {
+		if !slices.Contains(except, name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(open)
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(labels[name])
+	}
+	b.WriteString(close)
+	return b.String()
+}
+
+// loadZone returns the zone named name ("" is UTC), loading each zone once.
+func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }
 
 // zones caches the time zones inZone loaded, by name.

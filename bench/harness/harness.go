@@ -84,7 +84,10 @@ func Start(bin, config string) (*Receiver, error) {
 func (r *Receiver) Stop() { _ = r.cmd.Process.Kill(); _ = r.cmd.Wait() }
 
 // URL returns the send endpoint of robot.
-func (r *Receiver) URL(robot string) string { return "http://" + r.Addr + "/robots/" + robot + "/send" }
+func (r *Receiver) URL(robot string) string { return "http://" + r.Addr + r.Path(robot) }
+
+// Path returns the path of robot's send endpoint.
+func (r *Receiver) Path(robot string) string { return "/robots/" + robot + "/send" }
 
 // status returns a field of /proc/PID/status in KiB.
 func (r *Receiver) status(field string) float64 {

@@ -87,8 +87,6 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 	}
 	defer r.Stop()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
-	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	var ok, failed atomic.Int64
@@ -100,21 +98,31 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var poster *harness.Poster
 			for ctx.Err() == nil {
+				if poster == nil {
+					if poster, err = harness.NewPoster(r.Addr, r.Path("bench"), payload); err != nil {
+						failed.Add(1)
+						continue
+					}
+				}
 				t0 := time.Now()
-				resp, err := client.Post(r.URL("bench"), "application/json", bytes.NewReader(payload))
+				status, err := poster.Post(10 * time.Second)
 				if err != nil {
 					failed.Add(1)
+					poster.Close()
+					poster = nil
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				latencies[c] = append(latencies[c], time.Since(t0))
-				if resp.StatusCode == http.StatusOK {
+				if status == http.StatusOK {
 					ok.Add(1)
 				} else {
 					failed.Add(1)
 				}
+			}
+			if poster != nil {
+				poster.Close()
 			}
 		}()
 	}
