@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -128,26 +127,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("Dry run: messages are logged, not sent to WeCom")
 	}
 
-	router := mux.NewRouter()
+	router := http.NewServeMux()
 	recv.Register(router)
 	router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	router.Handle("/-/reload", reloader)
-	router.PathPrefix("/debug/pprof/").Handler(http.DefaultServeMux)
-	router.Handle("/api/v1/status", receiver.StatusHandler(recv, reloader, map[string]string{
+	router.Handle("/debug/pprof/", http.DefaultServeMux)
+	router.Handle("GET /api/v1/status", receiver.StatusHandler(recv, reloader, map[string]string{
 		"version": version.Version, "revision": version.Revision, "branch": version.Branch,
 		"buildDate": version.BuildDate, "goVersion": version.GoVersion,
-	})).Methods(http.MethodGet)
-	router.Handle("/api/v1/explain", receiver.ExplainHandler(recv)).Methods(http.MethodGet)
-	router.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	router.Handle("GET /api/v1/explain", receiver.ExplainHandler(recv))
+	router.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "OK")
-	}).Methods(http.MethodGet, http.MethodHead)
-	router.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	})
+	router.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !recv.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "OK")
-	}).Methods(http.MethodGet, http.MethodHead)
+	})
 
 	server := &http.Server{
 		Handler:           router,

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/mux"
 )
 
 // BenchmarkNotification measures the receiver's whole path for one
@@ -23,7 +22,7 @@ func BenchmarkNotification(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	router := mux.NewRouter()
+	router := http.NewServeMux()
 	New(tr.recv.State(), Options{}).Register(router)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -50,8 +49,7 @@ type robotQueue struct {
 // reload that changes the robot's rate limit or key starts a new one.
 func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string) *robotQueue {
 	limit := state.Config.Limit(robot)
-	sum := sha256.Sum256([]byte(webhookURL))
-	key := fmt.Sprintf("%s/%d/%s/%x", robot.Name, limit.Messages, limit.Per, sum[:8])
+	key := queueKey{robot: robot.Name, messages: limit.Messages, per: time.Duration(limit.Per), url: webhookURL}
 	r.queuesMu.Lock()
 	defer r.queuesMu.Unlock()
 	if q, ok := r.queues[key]; ok {
@@ -69,6 +67,15 @@ func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string
 		go q.run()
 	}
 	return q
+}
+
+// queueKey identifies a robot's queue: a reload that changes the robot's
+// rate limit or webhook URL starts a new one.
+type queueKey struct {
+	robot    string
+	messages int
+	per      time.Duration
+	url      string // a secret: never printed
 }
 
 // submit delivers a prepared notification and returns nil once WeCom

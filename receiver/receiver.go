@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -110,7 +109,7 @@ type Receiver struct {
 	dedup   *dedup
 
 	queuesMu sync.Mutex
-	queues   map[string]*robotQueue
+	queues   map[queueKey]*robotQueue
 }
 
 // New returns a receiver serving state; with a nil state it answers 503
@@ -123,7 +122,7 @@ func New(state *State, opts Options) *Receiver {
 		maxBody: opts.MaxRequestBytes,
 		now:     time.Now,
 		dedup:   newDedup(),
-		queues:  map[string]*robotQueue{},
+		queues:  map[queueKey]*robotQueue{},
 	}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
@@ -146,13 +145,10 @@ func (r *Receiver) State() *State { return r.state.Load() }
 // SetState makes later requests use s; requests in flight keep theirs.
 func (r *Receiver) SetState(s *State) { r.state.Store(s) }
 
-// Register adds the receiver's routes to router.
-func (r *Receiver) Register(router *mux.Router) {
-	router.HandleFunc("/robots/{robot}/send", r.serveSend).Methods(http.MethodPost)
-	router.HandleFunc("/robots/{robot}/send", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "only POST is allowed", http.StatusMethodNotAllowed)
-	})
+// Register adds the receiver's routes to mux: POST /robots/{robot}/send
+// (the mux answers other methods 405 with an Allow header).
+func (r *Receiver) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /robots/{robot}/send", r.serveSend)
 }
 
 // Notification results, the result label of notifications_total.
@@ -170,13 +166,12 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not ready: no configuration loaded", http.StatusServiceUnavailable)
 		return
 	}
-	name := mux.Vars(req)["robot"]
+	name := req.PathValue("robot")
 	robot, ok := state.Config.Robots[name]
 	if !ok {
 		http.Error(w, fmt.Sprintf("unknown robot %q", name), http.StatusNotFound)
 		return
 	}
-	logger := r.logger.With("robot", name)
 	webhookURL, ok := robot.WebhookURLFor(bearerToken(req))
 	if !ok {
 		r.metrics.notifications.WithLabelValues(name, resultBadRequest).Inc()
@@ -187,32 +182,37 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	n, status, err := r.decode(w, req)
 	if err != nil {
 		r.metrics.notifications.WithLabelValues(name, resultBadRequest).Inc()
-		logger.Warn("Refused notification", "status", status, "err", err)
+		r.logger.Warn("Refused notification", "robot", name, "status", status, "err", err)
 		http.Error(w, err.Error(), status)
 		return
 	}
-	logger = logger.With("group_key", n.GroupKey, "status", n.Status, "alerts", len(n.Alerts))
+	// The attributes every log line of the notification carries; built once
+	// here, formatted only by the lines that are written.
+	logAttrs := []any{"robot", name, "group_key", n.GroupKey, "status", n.Status, "alerts", len(n.Alerts)}
 
 	p := state.prepare(robot, &n.Data)
-	r.recordMentions(logger, robot, p.mentions)
+	r.recordMentions(logAttrs, robot, p.mentions)
 	if r.dryRun {
-		r.dryRunLog(w, logger, state, p)
+		r.dryRunLog(w, logAttrs, state, p)
 		return
 	}
 	dedupWindow := time.Duration(state.Config.Global.DedupWindow)
-	dedupKey := r.dedup.key(webhookURL, n)
-	if dedupWindow > 0 && r.dedup.seen(dedupKey, r.now()) {
-		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
-		logger.Info("Notification already delivered; acknowledged without posting again")
-		w.WriteHeader(http.StatusOK)
-		return
+	var dedupKey uint64
+	if dedupWindow > 0 {
+		dedupKey = r.dedup.key(webhookURL, n)
+		if r.dedup.seen(dedupKey, r.now()) {
+			r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
+			r.logger.Info("Notification already delivered; acknowledged without posting again", logAttrs...)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 	}
 
 	maxWait := time.Duration(state.Config.Global.MaxWait)
 	err = r.queueFor(state, robot, webhookURL).submit(req.Context(), state, p, r.now().Add(maxWait))
 	if err != nil {
 		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
-		logger.Error("WeCom did not accept the notification", "err", err)
+		r.logger.Error("WeCom did not accept the notification", withAttrs(logAttrs, "err", err)...)
 		status := deliveryStatus(err)
 		if status == http.StatusServiceUnavailable {
 			r.metrics.unavailable.WithLabelValues(name).Inc()
@@ -225,8 +225,13 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		r.dedup.add(dedupKey, r.now().Add(dedupWindow))
 	}
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
-	logger.Debug("Delivered notification")
+	r.logger.Debug("Delivered notification", logAttrs...)
 	w.WriteHeader(http.StatusOK)
+}
+
+// withAttrs returns log attributes base followed by more, leaving base as it was.
+func withAttrs(base []any, more ...any) []any {
+	return append(base[:len(base):len(base)], more...)
 }
 
 // bearerToken returns the token of an Authorization: Bearer header, or "".
@@ -239,7 +244,8 @@ func bearerToken(req *http.Request) string {
 }
 
 // dryRunLog renders a notification and logs the messages instead of sending.
-func (r *Receiver) dryRunLog(w http.ResponseWriter, logger *slog.Logger, state *State, p *prepared) {
+func (r *Receiver) dryRunLog(w http.ResponseWriter, logAttrs []any, state *State, p *prepared) {
+	logger := r.logger.With(logAttrs...)
 	rendered, err := state.renderPrepared(p, Unlimited)
 	if err != nil {
 		r.metrics.notifications.WithLabelValues(p.robot.Name, resultFailed).Inc()
@@ -324,11 +330,11 @@ func (r *Receiver) recordSend(robot, msgtype string, err error) {
 
 // recordMentions counts how each responder was resolved and logs anyone who
 // cannot be mentioned, with the reason.
-func (r *Receiver) recordMentions(logger *slog.Logger, robot *config.Robot, mentions []responders.Mention) {
+func (r *Receiver) recordMentions(logAttrs []any, robot *config.Robot, mentions []responders.Mention) {
 	for _, m := range mentions {
 		r.metrics.mentions.WithLabelValues(robot.Name, robot.Mention.Strategy, m.Outcome).Inc()
 		if m.Outcome == responders.OutcomeUnresolved {
-			logger.Warn("Responder cannot be mentioned", "responder", m.Name, "email", m.Email, "reason", m.Reason)
+			r.logger.Warn("Responder cannot be mentioned", withAttrs(logAttrs, "responder", m.Name, "email", m.Email, "reason", m.Reason)...)
 		}
 	}
 }

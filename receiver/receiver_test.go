@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
@@ -92,7 +91,7 @@ func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *
 	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	opts.Registerer = tr.reg
 	opts.Logger = slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	router := mux.NewRouter()
+	router := http.NewServeMux()
 	tr.recv = New(state, opts)
 	tr.recv.Register(router)
 	tr.server = httptest.NewServer(router)

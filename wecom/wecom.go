@@ -215,6 +215,7 @@ func NewClient(timeout time.Duration) *Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = 256
 	transport.MaxIdleConnsPerHost = 64
+	transport.DisableCompression = true // WeCom answers a few bytes of JSON
 	return &Client{http: &http.Client{Timeout: timeout, Transport: transport}}
 }
 
