@@ -5,10 +5,10 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -268,7 +268,18 @@ func (r *Receiver) dryRunLog(w http.ResponseWriter, logAttrs []any, state *State
 // decode reads a notification, answering with the HTTP status of what is
 // wrong with the request.
 func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notification, int, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBody))
+	buf := bodies.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodies.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if req.ContentLength > 0 && req.ContentLength <= r.maxBody {
+		buf.Grow(int(req.ContentLength) + 1) // +1: ReadFrom stops at EOF without growing
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, r.maxBody))
+	body := buf.Bytes()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -293,6 +304,12 @@ func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notificati
 	}
 	return &n, 0, nil
 }
+
+// bodies are request body buffers, reused: decoding copies what it keeps.
+// A buffer grown past maxPooledBody by a rare huge group is left to the GC.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
 
 // deliveryStatus is the answer to Alertmanager for a delivery failure: 503
 // when trying again later may succeed, 502 when WeCom refused for good (a
