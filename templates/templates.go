@@ -66,43 +66,31 @@ var Funcs = template.FuncMap{
 		return t.In(loc), nil
 	},
 	// words returns the default templates' words in a language, en or zh.
-	"words": func(language string) map[string]string {
-		if w, ok := words[language]; ok {
-			return w
-		}
-		return words["en"]
-	},
+	"words": wordsIn,
 	// pills prints labels but those named in except, sorted by name, as
 	// markdown code spans: "`instance=db-1` `job=mysql`".
 	"pills": func(labels template.KV, except []string) string {
-		return pairs(labels, except, "`", "` `", "`")
+		return pillsOf(labels, func(name string) bool { return slices.Contains(except, name) })
 	},
 	// pairs prints labels but those named in except, sorted by name, as
 	// plain text: "instance=db-1 job=mysql".
 	"pairs": func(labels template.KV, except []string) string {
-		return pairs(labels, except, "", " ", "")
+		return pairsOf(labels, func(name string) bool { return slices.Contains(except, name) })
 	},
 	// alertTime prints when an alert started, in the zone named by zone, and for
 	// a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51".
-	"alertTime": func(a template.Alert, zone string) (string, error) {
-		loc, err := loadZone(zone)
-		if err != nil {
-			return "", err
-		}
-		s := a.StartsAt.In(loc).Format("2006-01-02 15:04:05 MST")
-		if a.Status == "resolved" {
-			s += " → " + a.EndsAt.In(loc).Format("15:04:05")
-		}
-		return s, nil
-	},
+	"alertTime": func(a template.Alert, zone string) (string, error) { return alertTime(&a, zone) },
+	// wecomView is what the default message of a style (msgtype) and
+	// language prints of the data; see View.
+	"wecomView": NewView,
 }
 
-// pairs prints the labels not named in except as name=value, sorted by
-// name, each between open and close, with sep between them.
-func pairs(labels template.KV, except []string, open, sep, close string) string {
+// printPairs prints the labels not skipped as name=value, sorted by name,
+// each between open and close, with sep between them.
+func printPairs(labels template.KV, skip func(name string) bool, open, sep, close string) string {
 	names := make([]string, 0, len(labels))
 	for name := range labels {
-		if !slices.Contains(except, name) {
+		if !skip(name) {
 			names = append(names, name)
 		}
 	}
@@ -139,19 +127,6 @@ func loadZone(name string) (*time.Location, error) {
 
 // zones caches the time zones inZone loaded, by name.
 var zones sync.Map
-
-var words = map[string]map[string]string{
-	"en": {
-		"firingTag": "FIRING", "resolvedTag": "RESOLVED", "firing": "Firing", "resolved": "Resolved",
-		"severity": "Severity", "responders": "Responders", "source": "Source", "runbook": "Runbook",
-		"look": "please take a look", "done": "resolved",
-	},
-	"zh": {
-		"firingTag": "告警", "resolvedTag": "已恢复", "firing": "告警中", "resolved": "已恢复",
-		"severity": "级别", "responders": "负责人", "source": "来源", "runbook": "处理手册",
-		"look": "请及时处理", "done": "已恢复",
-	},
-}
 
 // Load parses Alertmanager's defaults, then the embedded defaults of this
 // package, then the user's globs (absolute paths; a glob matching nothing

@@ -1,0 +1,177 @@
+package templates
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+// View is what the default messages print, worked out in Go once per
+// message so that their templates only place it: text/template spends most
+// of a render on map lookups and function calls, and a struct field read
+// costs neither. The layout stays in default.tmpl. A template of one's own
+// gets a View with `wecomView . "markdown" "en"`.
+type View struct {
+	// Data is the notification.
+	Data *Data
+	// Status, ExternalURL and Mentions are the data's, for short.
+	Status, ExternalURL, Mentions string
+	// Style is the msgtype the message is for: markdown, markdown_v2 or text.
+	Style string
+	// Markdown and Text report whether Style is markdown or text.
+	Markdown, Text bool
+	// Words are the fixed words of the message's language.
+	Words Words
+	// Name names the group: the common alertname, or else the group labels' values.
+	Name string
+	// Severity is the common severity label, if any.
+	Severity string
+	// Labels are the labels common to every alert but alertname and severity,
+	// printed for the style (see pills and pairs).
+	Labels string
+	// Summary is the common summary annotation, if any.
+	Summary string
+	// Sections are the firing alerts, then the resolved ones, each under its
+	// heading; a status without alerts has no section.
+	Sections []Section
+	// FiringCount is how many alerts are firing.
+	FiringCount int
+}
+
+// Section is a heading and its alerts.
+type Section struct {
+	Heading string
+	Alerts  []AlertView
+}
+
+// AlertView is what the default messages print of one alert.
+type AlertView struct {
+	// Name is the alert's alertname.
+	Name string
+	// Labels are the alert's labels that are not common to every alert,
+	// printed for the style.
+	Labels string
+	// Summary is the alert's summary annotation when it differs from the common one.
+	Summary string
+	// Description is the alert's description annotation.
+	Description string
+	// Time is when the alert started, and ended if resolved (see alertTime).
+	Time string
+	// Source is the alert's generator URL; Runbook its runbook_url annotation.
+	Source, Runbook string
+}
+
+// Words are the fixed words of the default messages in one language.
+type Words struct {
+	FiringTag, ResolvedTag, Firing, Resolved, Severity, Responders, Source, Runbook, Look, Done string
+}
+
+var words = map[string]Words{
+	"en": {
+		FiringTag: "FIRING", ResolvedTag: "RESOLVED", Firing: "Firing", Resolved: "Resolved",
+		Severity: "Severity", Responders: "Responders", Source: "Source", Runbook: "Runbook",
+		Look: "please take a look", Done: "resolved",
+	},
+	"zh": {
+		FiringTag: "告警", ResolvedTag: "已恢复", Firing: "告警中", Resolved: "已恢复",
+		Severity: "级别", Responders: "负责人", Source: "来源", Runbook: "处理手册",
+		Look: "请及时处理", Done: "已恢复",
+	},
+}
+
+// wordsIn returns the words of language, English for a language without words.
+func wordsIn(language string) Words {
+	if w, ok := words[language]; ok {
+		return w
+	}
+	return words["en"]
+}
+
+// headerExcept are the common labels the header prints on lines of their own.
+var headerExcept = []string{"alertname", "severity"}
+
+// NewView works out what the default message of style (a msgtype) in
+// language (en or zh) prints of d.
+func NewView(d *Data, style, language string) (*View, error) {
+	v := &View{
+		Data:        d,
+		Status:      d.Status,
+		ExternalURL: d.ExternalURL,
+		Mentions:    d.Mentions,
+		Style:       style,
+		Markdown:    style == "markdown",
+		Text:        style == "text",
+		Words:       wordsIn(language),
+		Severity:    d.CommonLabels["severity"],
+		Summary:     d.CommonAnnotations["summary"],
+	}
+	printLabels := pillsOf
+	if v.Text {
+		printLabels = pairsOf
+	}
+	v.Name = d.CommonLabels["alertname"]
+	if v.Name == "" {
+		v.Name = strings.Join(d.GroupLabels.SortedPairs().Values(), " ")
+	}
+	v.Labels = printLabels(d.CommonLabels, func(name string) bool { return slices.Contains(headerExcept, name) })
+	isCommon := func(name string) bool { _, ok := d.CommonLabels[name]; return ok }
+	var firing, resolved []AlertView
+	for i := range d.Alerts {
+		a := &d.Alerts[i]
+		time, err := alertTime(a, d.TimeZone)
+		if err != nil {
+			return nil, err
+		}
+		av := AlertView{
+			Name:        a.Labels["alertname"],
+			Labels:      printLabels(a.Labels, isCommon),
+			Description: a.Annotations["description"],
+			Time:        time,
+			Source:      a.GeneratorURL,
+			Runbook:     a.Annotations["runbook_url"],
+		}
+		if s := a.Annotations["summary"]; s != v.Summary {
+			av.Summary = s
+		}
+		if a.Status == "firing" {
+			firing = append(firing, av)
+		} else {
+			resolved = append(resolved, av)
+		}
+	}
+	v.FiringCount = len(firing)
+	if len(firing) > 0 {
+		v.Sections = append(v.Sections, Section{Heading: v.Words.Firing, Alerts: firing})
+	}
+	if len(resolved) > 0 {
+		v.Sections = append(v.Sections, Section{Heading: v.Words.Resolved, Alerts: resolved})
+	}
+	return v, nil
+}
+
+// pillsOf prints labels but those skipped, sorted by name, as markdown
+// code spans: "`instance=db-1` `job=mysql`".
+func pillsOf(labels template.KV, skip func(name string) bool) string {
+	return printPairs(labels, skip, "`", "` `", "`")
+}
+
+// pairsOf prints labels but those skipped, sorted by name, as plain text:
+// "instance=db-1 job=mysql".
+func pairsOf(labels template.KV, skip func(name string) bool) string {
+	return printPairs(labels, skip, "", " ", "")
+}
+
+// alertTime prints when a started, in the zone named zone ("" is UTC), and
+// for a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51".
+func alertTime(a *template.Alert, zone string) (string, error) {
+	loc, err := loadZone(zone)
+	if err != nil {
+		return "", err
+	}
+	s := a.StartsAt.In(loc).Format("2006-01-02 15:04:05 MST")
+	if a.Status == "resolved" {
+		s += " → " + a.EndsAt.In(loc).Format("15:04:05")
+	}
+	return s, nil
+}
