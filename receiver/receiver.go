@@ -143,7 +143,12 @@ func (r *Receiver) Ready() bool { return r.state.Load() != nil }
 func (r *Receiver) State() *State { return r.state.Load() }
 
 // SetState makes later requests use s; requests in flight keep theirs.
-func (r *Receiver) SetState(s *State) { r.state.Store(s) }
+// The previous state's idle connections to WeCom are closed.
+func (r *Receiver) SetState(s *State) {
+	if old := r.state.Swap(s); old != nil && old != s {
+		old.client.CloseIdleConnections()
+	}
+}
 
 // Register adds the receiver's routes to mux: POST /robots/{robot}/send
 // (the mux answers other methods 405 with an Allow header).

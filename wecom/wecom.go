@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -205,18 +207,79 @@ const maxAnswerBytes = 64 << 10
 
 // Client sends messages to robots. It is safe for concurrent use.
 type Client struct {
-	http *http.Client
+	timeout time.Duration
+	// direct sends where no proxy setting applies; http through a proxy.
+	direct *direct
+	http   *http.Client
+
+	// proxy says which proxy a request goes through, if any.
+	proxy func(*http.Request) (*url.URL, error)
+
+	routesMu sync.Mutex
+	routes   map[string]route // webhook URL → its route; URLs are secrets
 }
 
+// route is how a webhook URL is posted to, worked out once per URL.
+type route struct {
+	url *url.URL
+	// proxied: an HTTPS_PROXY, HTTP_PROXY or NO_PROXY setting applies, so
+	// net/http's client (which speaks to proxies) sends.
+	proxied bool
+}
+
+// maxRoutes bounds the webhook URLs whose route is remembered: with
+// key_from: authorization, requests bring keys of their own.
+const maxRoutes = 1024
+
 // NewClient returns a client whose every request gives up after timeout.
-// It keeps enough idle connections for many concurrent sends to one host:
-// net/http's default of 2 would open a new connection for most of them.
+// It keeps idle connections for many concurrent sends to one host.
 func NewClient(timeout time.Duration) *Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = 256
-	transport.MaxIdleConnsPerHost = 64
+	transport.MaxIdleConnsPerHost = directMaxIdle
 	transport.DisableCompression = true // WeCom answers a few bytes of JSON
-	return &Client{http: &http.Client{Timeout: timeout, Transport: transport}}
+	transport.Proxy = http.ProxyFromEnvironment
+	return &Client{
+		proxy:   transport.Proxy,
+		timeout: timeout,
+		direct:  &direct{dialer: net.Dialer{KeepAlive: 30 * time.Second}},
+		http:    &http.Client{Timeout: timeout, Transport: transport},
+		routes:  map[string]route{},
+	}
+}
+
+// CloseIdleConnections closes the connections kept for later sends.
+func (c *Client) CloseIdleConnections() {
+	c.direct.closeIdle()
+	c.http.CloseIdleConnections()
+}
+
+// routeFor returns how to post to webhookURL.
+func (c *Client) routeFor(webhookURL string) (route, error) {
+	c.routesMu.Lock()
+	r, ok := c.routes[webhookURL]
+	c.routesMu.Unlock()
+	if ok {
+		return r, nil
+	}
+	u, err := url.Parse(webhookURL)
+	if err != nil {
+		return route{}, redactURLError(err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return route{}, errors.New("not an http or https URL")
+	}
+	proxy, err := c.proxy(&http.Request{URL: u})
+	if err != nil {
+		return route{}, fmt.Errorf("proxy setting: %w", redactURLError(err))
+	}
+	r = route{url: u, proxied: proxy != nil}
+	c.routesMu.Lock()
+	if len(c.routes) < maxRoutes {
+		c.routes[webhookURL] = r
+	}
+	c.routesMu.Unlock()
+	return r, nil
 }
 
 // Send posts m to the robot at webhookURL and returns nil only when WeCom
@@ -230,36 +293,55 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
 	}
+	r, err := c.routeFor(webhookURL)
+	if err != nil {
+		return fmt.Errorf("post to %s: %w", Redact(webhookURL), err)
+	}
+	var a answer
+	if r.proxied {
+		a, err = c.postHTTP(ctx, webhookURL, body)
+	} else {
+		a, err = c.direct.post(ctx, r.url, body, c.timeout)
+	}
+	if err != nil {
+		return fmt.Errorf("post to %s: %w", Redact(webhookURL), err)
+	}
+	if a.status != http.StatusOK {
+		return &StatusError{Code: a.status}
+	}
+	var decoded struct {
+		Errcode *int   `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(a.body, &decoded); err != nil {
+		return fmt.Errorf("decode wecom answer: %w", err)
+	}
+	if decoded.Errcode == nil {
+		return errors.New("decode wecom answer: no errcode")
+	}
+	if *decoded.Errcode != 0 {
+		return &APIError{Code: *decoded.Errcode, Message: decoded.Errmsg}
+	}
+	return nil
+}
+
+// postHTTP posts body with net/http's client, which honours proxy settings.
+func (c *Client) postHTTP(ctx context.Context, webhookURL string, body []byte) (answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("build request to %s: %w", Redact(webhookURL), redactURLError(err))
+		return answer{}, redactURLError(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", Redact(webhookURL), redactURLError(err))
+		return answer{}, redactURLError(err)
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
-		resp.Body.Close()
-	}()
-	if resp.StatusCode != http.StatusOK {
-		return &StatusError{Code: resp.StatusCode}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return answer{}, redactURLError(err)
 	}
-	var answer struct {
-		Errcode *int   `json:"errcode"`
-		Errmsg  string `json:"errmsg"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&answer); err != nil {
-		return fmt.Errorf("decode wecom answer: %w", err)
-	}
-	if answer.Errcode == nil {
-		return errors.New("decode wecom answer: no errcode")
-	}
-	if *answer.Errcode != 0 {
-		return &APIError{Code: *answer.Errcode, Message: answer.Errmsg}
-	}
-	return nil
+	return answer{status: resp.StatusCode, body: b}, nil
 }
 
 // Redact returns u without its query string and user info, where WeCom

@@ -1,21 +1,24 @@
 // Command nullproxy is the ceiling of the load program's throughput mode on
 // the machine it runs on: a stand-in for the receiver that does no work of
-// its own. For each POST it reads the body, posts one fixed markdown message
-// to the fake WeCom with net/http's client and answers 200, as the receiver
-// does around its decode, match and render. It takes the receiver's flags,
-// so that the load program can start it in the receiver's place:
+// its own. For each POST it reads the body, sends one fixed markdown message
+// to the fake WeCom with the receiver's WeCom client and answers 200: the
+// receiver's HTTP on both sides, without its decode, match and render. It
+// takes the receiver's flags, so that the load program can start it in the
+// receiver's place:
 //
 //	go build -o /tmp/nullproxy ./bench/nullproxy && go run ./bench/load -bin /tmp/nullproxy -mode throughput
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
+	"time"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 func main() {
@@ -44,21 +47,18 @@ func run(configFile, listen string) error {
 		return fmt.Errorf("%s: no api_url or robot key", configFile)
 	}
 	webhook := string(apiURL[1]) + "?key=" + string(key[1])
-	message := []byte(`{"msgtype":"markdown","markdown":{"content":"## [FIRING:2] MySQLReplicationLag\n<@alice_wecom> <@bob_wecom>"}}`)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	message := wecom.NewMessage(wecom.MsgTypeMarkdown, "## [FIRING:2] MySQLReplicationLag\n<@alice_wecom> <@bob_wecom>")
+	client := wecom.NewClient(10 * time.Second)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /-/ready", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("POST /robots/{robot}/send", func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
-		resp, err := client.Post(webhook, "application/json", bytes.NewReader(message))
-		if err != nil {
-			http.Error(w, "post to fake WeCom failed", http.StatusServiceUnavailable)
+		if err := client.Send(req.Context(), webhook, message); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
+		w.WriteHeader(http.StatusOK)
 	})
 	return http.ListenAndServe(listen, mux)
 }

@@ -1,0 +1,235 @@
+package wecom
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// direct posts to WeCom over HTTP/1.1 keep-alive connections of its own,
+// reading the answer on the calling goroutine. net/http's Transport hands
+// every request to two goroutines of the connection's and back; on a
+// small machine those wake-ups cost more than the rest of a send (see the
+// README's performance section). Client uses direct only for URLs that no
+// proxy setting covers; through a proxy it uses net/http.
+type direct struct {
+	dialer    net.Dialer
+	tlsConfig *tls.Config // nil: crypto/tls's defaults, the system's roots
+
+	mu   sync.Mutex
+	idle map[string][]*directConn // by scheme://host:port
+}
+
+// directConn is one connection to a WeCom host.
+type directConn struct {
+	net.Conn
+	r         *bufio.Reader
+	w         *bufio.Writer
+	idleSince time.Time
+}
+
+const (
+	// directMaxIdle bounds the idle connections kept per host.
+	directMaxIdle = 64
+	// directIdleTimeout is how long an idle connection is kept; well under
+	// the minute or more servers keep one open, so that few are found closed.
+	directIdleTimeout = 30 * time.Second
+)
+
+// answer is what direct.post read of WeCom's answer.
+type answer struct {
+	status int
+	body   []byte
+}
+
+// post sends body to u, and returns the answer's status and its body, of
+// which at most maxAnswerBytes are read. It gives up at ctx's deadline or
+// when ctx is cancelled. A connection kept from an earlier post that turns
+// out to be closed is replaced once, as net/http does for a connection the
+// server closed while idle.
+func (d *direct) post(ctx context.Context, u *url.URL, body []byte, timeout time.Duration) (answer, error) {
+	deadline := time.Now().Add(timeout)
+	if ctxDeadline, ok := ctx.Deadline(); ok && ctxDeadline.Before(deadline) {
+		deadline = ctxDeadline
+	}
+	hostport := hostPort(u)
+	poolKey := u.Scheme + "://" + hostport
+	for attempt := 0; ; attempt++ {
+		c, reused := d.get(poolKey)
+		if c == nil {
+			var err error
+			if c, err = d.dial(ctx, deadline, u.Scheme, hostport, u.Hostname()); err != nil {
+				return answer{}, err
+			}
+		}
+		a, keep, sentAndAnswered, err := c.roundTrip(ctx, deadline, u, body)
+		if err == nil {
+			if keep {
+				d.put(poolKey, c)
+			} else {
+				c.Close()
+			}
+			return a, nil
+		}
+		c.Close()
+		if !reused || sentAndAnswered || attempt > 0 || ctx.Err() != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return answer{}, fmt.Errorf("%w (%w)", ctxErr, err)
+			}
+			return answer{}, err
+		}
+	}
+}
+
+// hostPort is u's host with the scheme's port when it names none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+func (d *direct) dial(ctx context.Context, deadline time.Time, scheme, hostport, serverName string) (*directConn, error) {
+	dialer := d.dialer
+	dialer.Deadline = deadline
+	conn, err := dialer.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if scheme == "https" {
+		cfg := &tls.Config{}
+		if d.tlsConfig != nil {
+			cfg = d.tlsConfig.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = serverName
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tlsConn := tls.Client(conn, cfg)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tlsConn
+	}
+	return &directConn{Conn: conn, r: bufio.NewReaderSize(conn, 4096), w: bufio.NewWriterSize(conn, 8192)}, nil
+}
+
+// get returns an idle connection to poolKey, newest first, or nil.
+func (d *direct) get(poolKey string) (c *directConn, reused bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	conns := d.idle[poolKey]
+	defer func() {
+		if len(conns) > 0 {
+			d.idle[poolKey] = conns
+		} else {
+			delete(d.idle, poolKey)
+		}
+	}()
+	for len(conns) > 0 {
+		c = conns[len(conns)-1]
+		conns = conns[:len(conns)-1]
+		if time.Since(c.idleSince) < directIdleTimeout {
+			return c, true
+		}
+		c.Close()
+	}
+	return nil, false
+}
+
+// put keeps c for a later post, unless enough are kept.
+func (d *direct) put(poolKey string, c *directConn) {
+	c.idleSince = time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.idle == nil {
+		d.idle = map[string][]*directConn{}
+	}
+	conns := d.idle[poolKey]
+	// The oldest come first: close those idle too long.
+	for len(conns) > 0 && time.Since(conns[0].idleSince) >= directIdleTimeout {
+		conns[0].Close()
+		conns = conns[1:]
+	}
+	if len(conns) >= directMaxIdle {
+		c.Close()
+	} else {
+		conns = append(conns, c)
+	}
+	d.idle[poolKey] = conns
+}
+
+// closeIdle closes every idle connection.
+func (d *direct) closeIdle() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for key, conns := range d.idle {
+		for _, c := range conns {
+			c.Close()
+		}
+		delete(d.idle, key)
+	}
+}
+
+// aLongTimeAgo is a deadline in the past, which makes blocked reads and
+// writes return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// roundTrip writes one POST and reads its answer. keep reports whether the
+// connection may carry another; sentAndAnswered whether any of the answer
+// was read, after which the request must not be sent again.
+func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.URL, body []byte) (a answer, keep, sentAndAnswered bool, err error) {
+	if err := c.SetDeadline(deadline); err != nil {
+		return answer{}, false, false, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+	defer stop()
+
+	c.w.WriteString("POST ")
+	c.w.WriteString(u.RequestURI())
+	c.w.WriteString(" HTTP/1.1\r\nHost: ")
+	c.w.WriteString(u.Host)
+	c.w.WriteString("\r\nUser-Agent: alertmanager-wecom\r\nContent-Type: application/json\r\nContent-Length: ")
+	c.w.WriteString(strconv.Itoa(len(body)))
+	c.w.WriteString("\r\n\r\n")
+	c.w.Write(body)
+	if err := c.w.Flush(); err != nil {
+		return answer{}, false, false, err
+	}
+	if _, err := c.r.Peek(1); err != nil {
+		return answer{}, false, false, err
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return answer{}, false, true, err
+	}
+	defer resp.Body.Close()
+	a.status = resp.StatusCode
+	a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		return answer{}, false, true, err
+	}
+	if len(a.body) > maxAnswerBytes {
+		return answer{}, false, true, errors.New("answer over 64 KiB")
+	}
+	// The whole body was read (the limit was not reached): the connection
+	// is at the next answer's start, unless the server is closing it.
+	return a, !resp.Close, true, nil
+}

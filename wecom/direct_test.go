@@ -1,0 +1,277 @@
+package wecom
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const testKey = "direct-s3cr3t"
+
+// robotServer answers like WeCom, counting messages and connections.
+type robotServer struct {
+	*httptest.Server
+	messages atomic.Int64
+	conns    atomic.Int64
+	// answer, when set, writes the answer instead.
+	answer func(w http.ResponseWriter)
+}
+
+func newRobotServer(t *testing.T, tlsServer bool) *robotServer {
+	t.Helper()
+	rs := &robotServer{}
+	rs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if req.Method != http.MethodPost || req.URL.Query().Get("key") != testKey || req.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"msgtype":"text"`) {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		rs.messages.Add(1)
+		if rs.answer != nil {
+			rs.answer(w)
+			return
+		}
+		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}))
+	rs.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			rs.conns.Add(1)
+		}
+	}
+	if tlsServer {
+		rs.StartTLS()
+	} else {
+		rs.Start()
+	}
+	t.Cleanup(rs.Close)
+	return rs
+}
+
+func (rs *robotServer) url() string { return rs.URL + "/cgi-bin/webhook/send?key=" + testKey }
+
+func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+func testClient(timeout time.Duration) *Client {
+	c := NewClient(timeout)
+	c.proxy = noProxy
+	return c
+}
+
+func TestDirectKeepsConnections(t *testing.T) {
+	rs := newRobotServer(t, false)
+	c := testClient(time.Second)
+	for i := range 20 {
+		if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if got := rs.messages.Load(); got != 20 {
+		t.Errorf("server got %d messages, want 20", got)
+	}
+	if got := rs.conns.Load(); got != 1 {
+		t.Errorf("20 sends one after another used %d connections, want 1", got)
+	}
+	// Concurrent sends open connections of their own and keep them.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := rs.conns.Load(); got > 9 {
+		t.Errorf("8 concurrent senders used %d connections, want at most 9", got)
+	}
+}
+
+// A server that closes a kept connection (its idle timeout, a restart)
+// costs nothing: the send goes out once, on a new connection.
+func TestDirectReplacesClosedConnection(t *testing.T) {
+	rs := newRobotServer(t, false)
+	c := testClient(time.Second)
+	send := func() {
+		t.Helper()
+		if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	rs.CloseClientConnections() // the kept connection is closed under the client
+	time.Sleep(50 * time.Millisecond)
+	send()
+	if got := rs.messages.Load(); got != 2 {
+		t.Errorf("server got %d messages, want 2 (each once)", got)
+	}
+	if got := rs.conns.Load(); got != 2 {
+		t.Errorf("used %d connections, want 2", got)
+	}
+
+	// An answer saying Connection: close is honoured: the next send dials.
+	rs.answer = func(w http.ResponseWriter) {
+		w.Header().Set("Connection", "close")
+		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}
+	send() // on the kept connection, which the answer closes
+	send() // on a new one, closed too
+	send()
+	if got := rs.conns.Load(); got != 4 {
+		t.Errorf("used %d connections after three Connection: close answers, want 4", got)
+	}
+}
+
+func TestDirectAnswers(t *testing.T) {
+	rs := newRobotServer(t, false)
+	c := testClient(time.Second)
+	for _, tc := range []struct {
+		name   string
+		answer func(w http.ResponseWriter)
+		check  func(error) bool
+	}{
+		{"chunked errcode", func(w http.ResponseWriter) {
+			_, _ = io.WriteString(w, `{"errcode":93004,`)
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			_, _ = io.WriteString(w, `"errmsg":"robot disabled"}`)
+		}, func(err error) bool {
+			var apiErr *APIError
+			return errors.As(err, &apiErr) && apiErr.Code == 93004
+		}},
+		{"HTTP 502", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, func(err error) bool {
+			var statusErr *StatusError
+			return errors.As(err, &statusErr) && statusErr.Code == 502 && Retryable(err)
+		}},
+		{"no errcode", func(w http.ResponseWriter) { _, _ = io.WriteString(w, `{}`) }, func(err error) bool {
+			return err != nil && strings.Contains(err.Error(), "no errcode")
+		}},
+		{"answer over 64 KiB", func(w http.ResponseWriter) {
+			_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"`+strings.Repeat("x", maxAnswerBytes)+`"}`)
+		}, func(err error) bool { return err != nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs.answer = tc.answer
+			err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello"))
+			if !tc.check(err) {
+				t.Errorf("Send: %v", err)
+			}
+			if err != nil && strings.Contains(err.Error(), testKey) {
+				t.Errorf("error shows the key: %v", err)
+			}
+		})
+	}
+	// After all of them the client still sends.
+	rs.answer = nil
+	if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDirectTimeoutAndCancel(t *testing.T) {
+	// A server that reads the request and never answers.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(conn)) }()
+		}
+	}()
+	webhook := "http://" + l.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey
+
+	c := testClient(200 * time.Millisecond)
+	start := time.Now()
+	err = c.Send(context.Background(), webhook, NewMessage(MsgTypeText, "hello"))
+	if err == nil || !Retryable(err) || time.Since(start) > 2*time.Second {
+		t.Errorf("Send to a server that never answers: %v after %v, want a retryable error after the 200ms timeout", err, time.Since(start))
+	}
+	if strings.Contains(err.Error(), testKey) {
+		t.Errorf("error shows the key: %v", err)
+	}
+
+	c = testClient(time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	err = c.Send(ctx, webhook, NewMessage(MsgTypeText, "hello"))
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("Send cancelled after 100ms: %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+}
+
+func TestDirectTLS(t *testing.T) {
+	rs := newRobotServer(t, true)
+	c := testClient(time.Second)
+	if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err == nil {
+		t.Fatal("Send trusted a certificate no root signed")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(rs.Certificate())
+	c.direct.tlsConfig = &tls.Config{RootCAs: roots}
+	for range 3 {
+		if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rs.messages.Load(); got != 3 {
+		t.Errorf("server got %d messages, want 3", got)
+	}
+	// One for the refused handshake, one kept for the three sends.
+	if got := rs.conns.Load(); got != 2 {
+		t.Errorf("used %d connections, want 2", got)
+	}
+}
+
+// Through a proxy, net/http's client sends, and the proxy sees the request.
+func TestProxySetting(t *testing.T) {
+	rs := newRobotServer(t, false)
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		proxied.Add(1)
+		out, err := http.NewRequest(req.Method, req.URL.String(), req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = req.Header
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer proxy.Close()
+	proxyURL, _ := url.Parse(proxy.URL)
+
+	c := NewClient(time.Second)
+	c.proxy = http.ProxyURL(proxyURL)
+	c.http.Transport.(*http.Transport).Proxy = c.proxy
+	if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	if proxied.Load() != 1 || rs.messages.Load() != 1 {
+		t.Errorf("proxy saw %d requests and the robot %d messages, want 1 and 1", proxied.Load(), rs.messages.Load())
+	}
+}
