@@ -293,7 +293,7 @@ func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notificati
 		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
 	}
 	var n Notification
-	if err := json.Unmarshal(body, &n); err != nil {
+	if err := decodePayload(body, &n); err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
 	}
 	switch {

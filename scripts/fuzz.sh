@@ -6,6 +6,7 @@ set -euo pipefail
 budget="${1:-20s}"
 targets=(
   "./receiver FuzzRender"
+  "./receiver FuzzDecodePayload"
   "./config FuzzLoad"
   "./templates FuzzNeutralize"
   "./wecom FuzzCut"
