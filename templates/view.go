@@ -27,6 +27,9 @@ type View struct {
 	Name string
 	// Severity is the common severity label, if any.
 	Severity string
+	// StatusColor and SeverityColor are the WeCom font colours (markdown's
+	// <font color>) of the status and the severity.
+	StatusColor, SeverityColor string
 	// Labels are the labels common to every alert but alertname and severity,
 	// printed for the style (see pills and pairs).
 	Labels string
@@ -106,6 +109,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 		Severity:    d.CommonLabels["severity"],
 		Summary:     d.CommonAnnotations["summary"],
 	}
+	v.StatusColor, v.SeverityColor = color(v.Status), color(v.Severity)
 	printLabels := pillsOf
 	if v.Text {
 		printLabels = pairsOf
@@ -148,6 +152,19 @@ func NewView(d *Data, style, language string) (*View, error) {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Resolved, Alerts: resolved})
 	}
 	return v, nil
+}
+
+// color returns the WeCom font colour for a status or severity: "warning"
+// (orange) for firing and the severities that page, "info" (green) for
+// resolved, "comment" (grey) for anything else.
+func color(statusOrSeverity string) string {
+	switch statusOrSeverity {
+	case "firing", "critical", "error", "page":
+		return "warning"
+	case "resolved":
+		return "info"
+	}
+	return "comment"
 }
 
 // pillsOf prints labels but those skipped, sorted by name, as markdown
