@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,19 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "how long to post (throughput)")
 	groups := flag.Int("groups", 200, "distinct groups (storm)")
 	spread := flag.Duration("spread", 5*time.Second, "time the storm's groups arrive in (storm)")
+	cpuProfile := flag.String("cpuprofile", "", "write the load program's own CPU profile (load generator and fake WeCom) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var err error
 	switch *mode {
@@ -52,6 +65,7 @@ func main() {
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
