@@ -17,7 +17,7 @@ bench:
 	go test -run '^$$' -bench . -benchmem ./receiver
 
 fuzz:
-	./scripts/fuzz.sh 20s
+	./scripts/fuzz.sh
 
 soak: build
 	go run ./bench/soak -bin ./alertmanager-wecom -duration 10m
