@@ -38,8 +38,9 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 		Labels: labels, Status: status, At: at, FiringFor: at.Sub(startsAt),
 	}
 	alert := template.Alert{Status: status, Labels: labels, StartsAt: startsAt}
+	ls := labelSet(alert.Labels)
 	for i := range cfg.Responders {
-		r := applyRule(cfg, i, alert, at)
+		r := applyRule(cfg, i, alert, ls, at)
 		r.Matchers = cfg.Responders[i].ParsedMatchers.String() // costly: explain only
 		e.Rules = append(e.Rules, r)
 	}

@@ -5,6 +5,7 @@ package responders
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,8 +45,9 @@ func Resolve(cfg *config.Config, alerts []template.Alert, now time.Time) Set {
 	var set Set
 	seen := map[string]bool{}
 	for _, alert := range alerts {
+		labels := labelSet(alert.Labels)
 		for i := range cfg.Responders {
-			r := applyRule(cfg, i, alert, now)
+			r := applyRule(cfg, i, alert, labels, now)
 			if !r.Matched {
 				continue
 			}
@@ -76,11 +78,12 @@ type RuleResult struct {
 	MentionAll bool        `json:"mentionAll,omitempty"`
 }
 
-// applyRule works out what rule i of cfg gives alert at time now.
-func applyRule(cfg *config.Config, i int, alert template.Alert, now time.Time) RuleResult {
+// applyRule works out what rule i of cfg gives alert, whose labels are
+// labels, at time now.
+func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.LabelSet, now time.Time) RuleResult {
 	rule := &cfg.Responders[i]
 	res := RuleResult{Index: i}
-	if !rule.ParsedMatchers.Matches(labelSet(alert.Labels)) {
+	if !rule.ParsedMatchers.Matches(labels) {
 		res.Why = "its matchers do not match"
 		return res
 	}
@@ -91,12 +94,13 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, now time.Time) R
 		}
 	}
 	res.Matched, res.MentionAll = true, rule.MentionAll
+	via := "responders[" + strconv.Itoa(i) + "] "
 	escalation := ""
 	if rule.After > 0 {
-		escalation = fmt.Sprintf(", escalation after %s", rule.After)
+		escalation = ", escalation after " + rule.After.String()
 	}
 	add := func(r Responder, how string) {
-		r.Via = fmt.Sprintf("responders[%d] %s%s", i, how, escalation)
+		r.Via = via + how + escalation
 		res.Adds = append(res.Adds, r)
 	}
 	for _, email := range rule.Members {

@@ -205,27 +205,53 @@ func (t *Templates) compile(text string) (*tmpltext.Template, error) {
 // DefaultMessage returns the template text of the default message for a
 // msgtype (markdown, text, markdown_v2) and language (en, zh).
 func DefaultMessage(msgtype, language string) string {
-	return fmt.Sprintf(`{{ template "%s.%s" . }}`, prefix(language), msgtype)
+	return templateCall(language, "", msgtype)
 }
 
 // MentionMessage returns the template text of the companion text message
 // that carries mentions at its bottom: one short line, never empty.
 func MentionMessage(language string) string {
-	return fmt.Sprintf(`{{ template "%s.mention" . }}`, prefix(language))
+	return templateCall(language, "mention", "")
 }
 
 // DigestMessage returns the template text of one notification's compact
 // block in a digest of several.
 func DigestMessage(msgtype, language string) string {
-	return fmt.Sprintf(`{{ template "%s.digest_%s" . }}`, prefix(language), msgtype)
+	return templateCall(language, "digest_", msgtype)
 }
 
-func prefix(language string) string {
-	if language == "zh" {
-		return "wecom.zh"
+// templateCall returns `{{ template "wecom.LANG.KINDMSGTYPE" . }}`, e.g.
+// wecom.zh.digest_markdown; the texts for this package's languages and
+// msgtypes are built once, as they are asked for on every render.
+func templateCall(language, kind, msgtype string) string {
+	if text, ok := templateCalls[callKey{language, kind, msgtype}]; ok {
+		return text
 	}
-	return "wecom.default"
+	return buildTemplateCall(language, kind, msgtype)
 }
+
+type callKey struct{ language, kind, msgtype string }
+
+func buildTemplateCall(language, kind, msgtype string) string {
+	prefix := "wecom.default."
+	if language == "zh" {
+		prefix = "wecom.zh."
+	}
+	return `{{ template "` + prefix + kind + msgtype + `" . }}`
+}
+
+var templateCalls = func() map[callKey]string {
+	calls := map[callKey]string{}
+	for _, language := range []string{"en", "zh", ""} {
+		calls[callKey{language, "mention", ""}] = buildTemplateCall(language, "mention", "")
+		for _, msgtype := range []string{"markdown", "text", "markdown_v2"} {
+			for _, kind := range []string{"", "digest_"} {
+				calls[callKey{language, kind, msgtype}] = buildTemplateCall(language, kind, msgtype)
+			}
+		}
+	}
+	return calls
+}()
 
 // Sanitize returns a deep copy of d in which every string that came from
 // alerts has gone through Neutralize; d is not modified.
