@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,8 +58,11 @@ type answer struct {
 // out to be closed is replaced once, as net/http does for a connection the
 // server closed while idle.
 func (d *direct) post(ctx context.Context, u *url.URL, body []byte, timeout time.Duration) (answer, error) {
-	deadline := time.Now().Add(timeout)
-	if ctxDeadline, ok := ctx.Deadline(); ok && ctxDeadline.Before(deadline) {
+	var deadline time.Time // zero: none
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if ctxDeadline, ok := ctx.Deadline(); ok && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
 		deadline = ctxDeadline
 	}
 	hostport := hostPort(u)
@@ -81,13 +85,21 @@ func (d *direct) post(ctx context.Context, u *url.URL, body []byte, timeout time
 			return a, nil
 		}
 		c.Close()
-		if !reused || sentAndAnswered || attempt > 0 || ctx.Err() != nil {
+		if !reused || sentAndAnswered || attempt > 0 || ctx.Err() != nil || !closedByPeer(err) {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return answer{}, fmt.Errorf("%w (%w)", ctxErr, err)
 			}
 			return answer{}, err
 		}
 	}
+}
+
+// closedByPeer reports whether err says the other end closed the
+// connection, as a server does with one idle too long; not a timeout, after
+// which the request may still be being handled and must not be sent again.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // hostPort is u's host with the scheme's port when it names none.

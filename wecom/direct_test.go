@@ -275,3 +275,24 @@ func TestProxySetting(t *testing.T) {
 		t.Errorf("proxy saw %d requests and the robot %d messages, want 1 and 1", proxied.Load(), rs.messages.Load())
 	}
 }
+
+// A request that timed out on a kept connection is not sent again: the
+// server may still be handling it.
+func TestDirectTimeoutIsNotRetried(t *testing.T) {
+	rs := newRobotServer(t, false)
+	c := testClient(200 * time.Millisecond)
+	if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	rs.answer = func(w http.ResponseWriter) {
+		time.Sleep(400 * time.Millisecond)
+		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}
+	if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err == nil || !Retryable(err) {
+		t.Fatalf("Send to a server slower than the timeout: %v, want a retryable error", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := rs.messages.Load(); got != 2 {
+		t.Errorf("server got %d messages, want 2: a timed-out request was sent again", got)
+	}
+}
