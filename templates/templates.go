@@ -253,8 +253,10 @@ var templateCalls = func() map[callKey]string {
 	return calls
 }()
 
-// Sanitize returns a deep copy of d in which every string that came from
-// alerts has gone through Neutralize; d is not modified.
+// Sanitize returns d with every string that came from alerts passed
+// through Neutralize. d is not modified: what needs a change is copied,
+// while labels, annotations and alerts that need none (the common case)
+// are shared with d, so neither may be modified afterwards.
 func Sanitize(d *template.Data) *template.Data {
 	out := &template.Data{
 		Receiver:           Neutralize(d.Receiver),
@@ -265,10 +267,18 @@ func Sanitize(d *template.Data) *template.Data {
 		CommonAnnotations:  sanitizeKV(d.CommonAnnotations),
 		RouteLabels:        sanitizeKV(d.RouteLabels),
 		ExternalURL:        Neutralize(d.ExternalURL),
-		Alerts:             make(template.Alerts, len(d.Alerts)),
+		Alerts:             d.Alerts,
 	}
 	template.MarkRouteLabelsRendered(out)
+	copied := false
 	for i, a := range d.Alerts {
+		if alertSafe(&a) {
+			continue
+		}
+		if !copied {
+			out.Alerts = slices.Clone(d.Alerts)
+			copied = true
+		}
 		out.Alerts[i] = template.Alert{
 			Status:       Neutralize(a.Status),
 			Labels:       sanitizeKV(a.Labels),
@@ -282,9 +292,30 @@ func Sanitize(d *template.Data) *template.Data {
 	return out
 }
 
+// alertSafe reports whether Sanitize would leave a as it is.
+func alertSafe(a *template.Alert) bool {
+	return safe(a.Status) && safe(a.GeneratorURL) && safe(a.Fingerprint) &&
+		a.Labels != nil && kvSafe(a.Labels) && a.Annotations != nil && kvSafe(a.Annotations)
+}
+
+// kvSafe reports whether no key or value of kv needs neutralising.
+func kvSafe(kv template.KV) bool {
+	for k, v := range kv {
+		if !safe(k) || !safe(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitizeKV returns kv itself when no key or value needs neutralising, a
+// neutralised copy otherwise; nil becomes empty.
 func sanitizeKV(kv template.KV) template.KV {
 	if kv == nil {
 		return template.KV{}
+	}
+	if kvSafe(kv) {
+		return kv
 	}
 	out := make(template.KV, len(kv))
 	for k, v := range kv {
