@@ -242,3 +242,22 @@ func BenchmarkSanitize(b *testing.B) {
 		Sanitize(d)
 	}
 }
+
+// TestExampleTemplate renders the custom template under examples/, as the
+// example configuration uses it, over a real payload.
+func TestExampleTemplate(t *testing.T) {
+	glob, err := filepath.Abs(filepath.Join("..", "examples", "templates", "*.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := mustLoad(t, glob)
+	got, err := tmpl.Execute(`{{ template "custom.markdown" . }}`, testData(loadPayload(t, "firing-two-alerts")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### [FIRING:2] MySQLReplicationLag", "- db-1:9104:", "- db-2:9104:", "On call: <@alice_wecom> Bob Li"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("custom.markdown lacks %q:\n%s", want, got)
+		}
+	}
+}
