@@ -37,7 +37,7 @@ robots:
   off:     {key: k4, mention: {enabled: false, mapping_table: users}}
 `
 
-func loadConfig(t *testing.T) *config.Config {
+func loadConfig(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, err := config.Load([]byte(testConfig), t.TempDir())
 	if err != nil {
@@ -149,5 +149,24 @@ func TestPlan(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkResolveAndPlan is the match step of a notification: two alerts
+// through four rules, then how a robot mentions each responder.
+func BenchmarkResolveAndPlan(b *testing.B) {
+	cfg := loadConfig(b)
+	as := alerts(
+		template.KV{"alertname": "MySQLReplicationLag", "team": "dba", "severity": "critical", "instance": "db-1:9104", "owner": "alice@corp.com"},
+		template.KV{"alertname": "MySQLReplicationLag", "team": "dba", "severity": "critical", "instance": "db-2:9104"},
+	)
+	robot := cfg.Robots["table"]
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		set := Resolve(cfg, as, now)
+		if len(Plan(cfg, robot, set.Responders)) != 4 {
+			b.Fatal("want 4 responders")
+		}
 	}
 }
