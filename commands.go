@@ -74,9 +74,9 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 		fmt.Fprintf(stderr, "FAILED: %v\n", err)
 		return 1
 	}
-	var n receiver.Notification
-	if err := json.Unmarshal(raw, &n); err != nil {
-		fmt.Fprintf(stderr, "FAILED: decode %s: %v\n", payloadFile, err)
+	n, err := receiver.DecodeNotification(raw)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %s: %v\n", payloadFile, err)
 		return 1
 	}
 	rendered, err := state.Render(robot, &n.Data, receiver.Unlimited)

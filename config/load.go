@@ -47,6 +47,12 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	return LoadFileData(path, data)
+}
+
+// LoadFileData decodes and validates data, the contents of the
+// configuration file at path, for a caller that needs the bytes too.
+func LoadFileData(path string, data []byte) (*Config, error) {
 	cfg, err := Load(data, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -292,22 +292,34 @@ func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notificati
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
 	}
+	n, err := DecodeNotification(body)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	return n, 0, nil
+}
+
+// DecodeNotification decodes an Alertmanager webhook body (version 4) and
+// checks it is one the receiver can deliver: at least one alert, each
+// firing or resolved. The server and the render command both use it, so
+// that a preview refuses what the server refuses.
+func DecodeNotification(body []byte) (*Notification, error) {
 	var n Notification
 	if err := decodePayload(body, &n); err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
+		return nil, fmt.Errorf("decode Alertmanager webhook payload: %w", err)
 	}
 	switch {
 	case n.Version != "4":
-		return nil, http.StatusBadRequest, fmt.Errorf("unsupported webhook payload version %q, want \"4\"", n.Version)
+		return nil, fmt.Errorf("unsupported webhook payload version %q, want \"4\"", n.Version)
 	case len(n.Alerts) == 0:
-		return nil, http.StatusBadRequest, errors.New("payload has no alerts")
+		return nil, errors.New("payload has no alerts")
 	}
 	for i, a := range n.Alerts {
 		if a.Status != "firing" && a.Status != "resolved" {
-			return nil, http.StatusBadRequest, fmt.Errorf("alerts[%d]: unknown status %q", i, a.Status)
+			return nil, fmt.Errorf("alerts[%d]: unknown status %q", i, a.Status)
 		}
 	}
-	return &n, 0, nil
+	return &n, nil
 }
 
 // bodies are request body buffers, reused: decoding copies what it keeps.

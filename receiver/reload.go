@@ -71,11 +71,23 @@ func NewReloader(path string, recv *Receiver, reg prometheus.Registerer, logger 
 
 // LoadState loads the configuration file at path into a complete state.
 func LoadState(path string) (*State, error) {
-	cfg, err := config.LoadFile(path)
+	state, _, err := loadStateFile(path)
+	return state, err
+}
+
+// loadStateFile is LoadState that also returns the file's bytes, read once,
+// so that what is hashed is what was loaded.
+func loadStateFile(path string) (*State, []byte, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	return NewState(cfg)
+	cfg, err := config.LoadFileData(path, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	state, err := NewState(cfg)
+	return state, raw, err
 }
 
 // Reload loads the configuration file and, when all of it is valid, makes
@@ -84,11 +96,7 @@ func LoadState(path string) (*State, error) {
 func (rl *Reloader) Reload() error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	raw, readErr := os.ReadFile(rl.path)
-	state, err := LoadState(rl.path)
-	if err == nil && readErr != nil {
-		err = readErr
-	}
+	state, raw, err := loadStateFile(rl.path)
 	rl.lastOK, rl.lastErr = err == nil, err
 	if err != nil {
 		rl.successGauge.Set(0)

@@ -67,49 +67,9 @@ var Funcs = template.FuncMap{
 	},
 	// words returns the default templates' words in a language, en or zh.
 	"words": wordsIn,
-	// pills prints labels but those named in except, sorted by name, as
-	// markdown code spans: "`instance=db-1` `job=mysql`".
-	"pills": func(labels template.KV, except []string) string {
-		return pillsOf(labels, func(name string) bool { return slices.Contains(except, name) })
-	},
-	// pairs prints labels but those named in except, sorted by name, as
-	// plain text: "instance=db-1 job=mysql".
-	"pairs": func(labels template.KV, except []string) string {
-		return pairsOf(labels, func(name string) bool { return slices.Contains(except, name) })
-	},
-	// alertTime prints when an alert started, in the zone named by zone, and for
-	// a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51".
-	"alertTime": func(a template.Alert, zone string) (string, error) { return alertTime(&a, zone) },
 	// wecomView is what the default message of a style (msgtype) and
 	// language prints of the data; see View.
 	"wecomView": NewView,
-}
-
-// printPairs prints the labels not skipped as name=value, sorted by name,
-// each between open and close, with sep between them.
-func printPairs(labels template.KV, skip func(name string) bool, open, sep, close string) string {
-	names := make([]string, 0, len(labels))
-	for name := range labels {
-		if !skip(name) {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return ""
-	}
-	slices.Sort(names)
-	var b strings.Builder
-	b.WriteString(open)
-	for i, name := range names {
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(name)
-		b.WriteByte('=')
-		b.WriteString(labels[name])
-	}
-	b.WriteString(close)
-	return b.String()
 }
 
 // loadZone returns the zone named name ("" is UTC), loading each zone once.
@@ -205,53 +165,30 @@ func (t *Templates) compile(text string) (*tmpltext.Template, error) {
 // DefaultMessage returns the template text of the default message for a
 // msgtype (markdown, text, markdown_v2) and language (en, zh).
 func DefaultMessage(msgtype, language string) string {
-	return templateCall(language, "", msgtype)
+	return templateCall(language, msgtype)
 }
 
 // MentionMessage returns the template text of the companion text message
 // that carries mentions at its bottom: one short line, never empty.
 func MentionMessage(language string) string {
-	return templateCall(language, "mention", "")
+	return templateCall(language, "mention")
 }
 
 // DigestMessage returns the template text of one notification's compact
 // block in a digest of several.
 func DigestMessage(msgtype, language string) string {
-	return templateCall(language, "digest_", msgtype)
+	return templateCall(language, "digest_"+msgtype)
 }
 
-// templateCall returns `{{ template "wecom.LANG.KINDMSGTYPE" . }}`, e.g.
-// wecom.zh.digest_markdown; the texts for this package's languages and
-// msgtypes are built once, as they are asked for on every render.
-func templateCall(language, kind, msgtype string) string {
-	if text, ok := templateCalls[callKey{language, kind, msgtype}]; ok {
-		return text
-	}
-	return buildTemplateCall(language, kind, msgtype)
-}
-
-type callKey struct{ language, kind, msgtype string }
-
-func buildTemplateCall(language, kind, msgtype string) string {
+// templateCall returns the text that executes the default template name in
+// language, e.g. {{ template "wecom.zh.markdown" . }}.
+func templateCall(language, name string) string {
 	prefix := "wecom.default."
 	if language == "zh" {
 		prefix = "wecom.zh."
 	}
-	return `{{ template "` + prefix + kind + msgtype + `" . }}`
+	return `{{ template "` + prefix + name + `" . }}`
 }
-
-var templateCalls = func() map[callKey]string {
-	calls := map[callKey]string{}
-	for _, language := range []string{"en", "zh", ""} {
-		calls[callKey{language, "mention", ""}] = buildTemplateCall(language, "mention", "")
-		for _, msgtype := range []string{"markdown", "text", "markdown_v2"} {
-			for _, kind := range []string{"", "digest_"} {
-				calls[callKey{language, kind, msgtype}] = buildTemplateCall(language, kind, msgtype)
-			}
-		}
-	}
-	return calls
-}()
 
 // Sanitize returns d with every string that came from alerts passed
 // through Neutralize. d is not modified: what needs a change is copied,

@@ -15,7 +15,9 @@ import (
 type View struct {
 	// Data is the notification.
 	Data *Data
-	// Status, ExternalURL and Mentions are the data's, for short.
+	// Status, ExternalURL and Mentions are the data's, copied: a field
+	// reached through an embedded struct costs text/template a search by
+	// name that allocates, on every use.
 	Status, ExternalURL, Mentions string
 	// Style is the msgtype the message is for: markdown, markdown_v2 or text.
 	Style string
@@ -177,6 +179,33 @@ func pillsOf(labels template.KV, skip func(name string) bool) string {
 // "instance=db-1 job=mysql".
 func pairsOf(labels template.KV, skip func(name string) bool) string {
 	return printPairs(labels, skip, "", " ", "")
+}
+
+// printPairs prints the labels not skipped as name=value, sorted by name,
+// each between open and close, with sep between them.
+func printPairs(labels template.KV, skip func(name string) bool, open, sep, close string) string {
+	names := make([]string, 0, len(labels))
+	for name := range labels {
+		if !skip(name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(open)
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(labels[name])
+	}
+	b.WriteString(close)
+	return b.String()
 }
 
 // alertTime prints when a started, in the zone named zone ("" is UTC), and

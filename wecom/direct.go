@@ -57,7 +57,7 @@ type answer struct {
 // when ctx is cancelled. A connection kept from an earlier post that turns
 // out to be closed is replaced once, as net/http does for a connection the
 // server closed while idle.
-func (d *direct) post(ctx context.Context, u *url.URL, body []byte, timeout time.Duration) (answer, error) {
+func (d *direct) post(ctx context.Context, t target, body []byte, timeout time.Duration) (answer, error) {
 	var deadline time.Time // zero: none
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
@@ -65,20 +65,19 @@ func (d *direct) post(ctx context.Context, u *url.URL, body []byte, timeout time
 	if ctxDeadline, ok := ctx.Deadline(); ok && (deadline.IsZero() || ctxDeadline.Before(deadline)) {
 		deadline = ctxDeadline
 	}
-	hostport := hostPort(u)
-	poolKey := u.Scheme + "://" + hostport
+	u := t.url
 	for attempt := 0; ; attempt++ {
-		c, reused := d.get(poolKey)
+		c, reused := d.get(t.poolKey)
 		if c == nil {
 			var err error
-			if c, err = d.dial(ctx, deadline, u.Scheme, hostport, u.Hostname()); err != nil {
+			if c, err = d.dial(ctx, deadline, u.Scheme, t.hostport, u.Hostname()); err != nil {
 				return answer{}, err
 			}
 		}
 		a, keep, sentAndAnswered, err := c.roundTrip(ctx, deadline, u, body)
 		if err == nil {
 			if keep {
-				d.put(poolKey, c)
+				d.put(t.poolKey, c)
 			} else {
 				c.Close()
 			}
@@ -102,15 +101,26 @@ func closedByPeer(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// hostPort is u's host with the scheme's port when it names none.
-func hostPort(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
+// target is a webhook URL as direct posts to it, worked out once per URL.
+type target struct {
+	url *url.URL
+	// hostport is the address dialled: the URL's host, with the scheme's
+	// port when it names none.
+	hostport string
+	// poolKey is scheme://host:port: the URLs whose connections are shared.
+	poolKey string
+}
+
+func newTarget(u *url.URL) target {
+	hostport := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		hostport = net.JoinHostPort(u.Hostname(), port)
 	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
-	}
-	return net.JoinHostPort(u.Hostname(), "80")
+	return target{url: u, hostport: hostport, poolKey: u.Scheme + "://" + hostport}
 }
 
 func (d *direct) dial(ctx context.Context, deadline time.Time, scheme, hostport, serverName string) (*directConn, error) {

@@ -221,7 +221,7 @@ type Client struct {
 
 // route is how a webhook URL is posted to, worked out once per URL.
 type route struct {
-	url *url.URL
+	target
 	// proxied: an HTTPS_PROXY, HTTP_PROXY or NO_PROXY setting applies, so
 	// net/http's client (which speaks to proxies) sends.
 	proxied bool
@@ -273,7 +273,7 @@ func (c *Client) routeFor(webhookURL string) (route, error) {
 	if err != nil {
 		return route{}, fmt.Errorf("proxy setting: %w", redactURLError(err))
 	}
-	r = route{url: u, proxied: proxy != nil}
+	r = route{target: newTarget(u), proxied: proxy != nil}
 	c.routesMu.Lock()
 	if len(c.routes) < maxRoutes {
 		c.routes[webhookURL] = r
@@ -301,7 +301,7 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 	if r.proxied {
 		a, err = c.postHTTP(ctx, webhookURL, body)
 	} else {
-		a, err = c.direct.post(ctx, r.url, body, c.timeout)
+		a, err = c.direct.post(ctx, r.target, body, c.timeout)
 	}
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", Redact(webhookURL), err)

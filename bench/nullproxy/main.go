@@ -15,14 +15,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"time"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 func main() {
-	configFile := flag.String("config.file", "", "the load program's receiver configuration; only global.api_url and the robot key are read")
+	configFile := flag.String("config.file", "", "the receiver's configuration; only its robots' webhook URLs are used")
 	listen := flag.String("web.listen-address", "127.0.0.1:9096", "address to listen on")
 	flag.String("log.level", "", "ignored")
 	flag.Parse()
@@ -32,28 +32,28 @@ func main() {
 	}
 }
 
-var (
-	apiURLRE = regexp.MustCompile(`api_url: (\S+)`)
-	keyRE    = regexp.MustCompile(`key: ([^,}\s]+)`)
-)
-
 func run(configFile, listen string) error {
-	config, err := os.ReadFile(configFile)
+	cfg, err := config.LoadFile(configFile)
 	if err != nil {
 		return err
 	}
-	apiURL, key := apiURLRE.FindSubmatch(config), keyRE.FindSubmatch(config)
-	if apiURL == nil || key == nil {
-		return fmt.Errorf("%s: no api_url or robot key", configFile)
-	}
-	webhook := string(apiURL[1]) + "?key=" + string(key[1])
 	message := wecom.NewMessage(wecom.MsgTypeMarkdown, "## [FIRING:2] MySQLReplicationLag\n<@alice_wecom> <@bob_wecom>")
-	client := wecom.NewClient(10 * time.Second)
+	client := wecom.NewClient(time.Duration(cfg.Global.Timeout))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /-/ready", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("POST /robots/{robot}/send", func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
+		robot, ok := cfg.Robots[req.PathValue("robot")]
+		if !ok {
+			http.Error(w, "unknown robot", http.StatusNotFound)
+			return
+		}
+		webhook, ok := robot.WebhookURLFor("")
+		if !ok {
+			http.Error(w, "the robot takes its key from the request", http.StatusUnauthorized)
+			return
+		}
 		if err := client.Send(req.Context(), webhook, message); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
