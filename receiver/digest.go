@@ -22,7 +22,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared) (messages []*weco
 	mentionAll := false
 	for i, p := range preps {
 		d := *p.data
-		d.Mentions = ""
+		d.Mentions, d.InlineMentions = "", nil
 		b, err := s.Templates.Execute(blockText, &d)
 		if err != nil {
 			return nil, nil, fmt.Errorf("render digest of robot %s: %w", robot.Name, err)
@@ -32,10 +32,10 @@ func (s *State) digest(robot *config.Robot, preps []*prepared) (messages []*weco
 		mentionAll = mentionAll || p.mentionAll
 	}
 	union = uniqueMentions(union)
-	_, mentionText := displayMentions(robot, union)
+	_, mentionText, inline := displayMentions(robot, union)
 	footer := ""
 	if mentionText != "" {
-		footer = "\n\n" + respondersLabel(robot.Language) + mentionText
+		footer = "\n\n" + respondersLabel(robot.Language) + templates.PlaceMentions(mentionText, inline)
 	}
 
 	limit := wecom.ContentLimit(robot.MsgType)

@@ -66,23 +66,26 @@ func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
 			TimeZone: s.Config.Global.TimeZone,
 		},
 	}
-	p.data.Responders, p.data.Mentions = displayMentions(robot, p.mentions)
+	p.data.Responders, p.data.Mentions, p.data.InlineMentions = displayMentions(robot, p.mentions)
 	return p
 }
 
-// displayMentions returns the responders as templates show them, and the
-// text of .Mentions: <@userid> tokens where the msgtype mentions inline,
-// names otherwise.
-func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]templates.Responder, string) {
+// displayMentions returns the responders as templates show them, the text
+// of .Mentions and the user ids it mentions inline: a token for each
+// (templates.InlineMention) where the msgtype mentions inline, names
+// otherwise.
+func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]templates.Responder, string, []string) {
 	inline := robot.MsgType == wecom.MsgTypeMarkdown
 	shown := make([]templates.Responder, 0, len(mentions))
 	text := make([]string, 0, len(mentions))
+	var ids []string
 	for _, m := range mentions {
 		r := templates.Responder{Name: templates.Neutralize(m.Name), Email: templates.Neutralize(m.Email)}
 		switch {
 		case inline && m.UserID != "":
 			r.Mention = "inline"
-			text = append(text, "<@"+m.UserID+">")
+			text = append(text, templates.InlineMention(len(ids)))
+			ids = append(ids, m.UserID)
 		case m.Mentioned():
 			r.Mention = "bottom"
 			text = append(text, r.Name)
@@ -91,7 +94,7 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 		}
 		shown = append(shown, r)
 	}
-	return shown, strings.Join(text, " ")
+	return shown, strings.Join(text, " "), ids
 }
 
 // Render turns a notification into the WeCom messages robot sends. Content
@@ -164,7 +167,7 @@ func (r cardRenderer) render(alerts template.Alerts, withMentions bool) (string,
 	shown.Alerts = alerts
 	d.Data = &shown
 	if !withMentions {
-		d.Mentions = ""
+		d.Mentions, d.InlineMentions = "", nil
 	}
 	out, err := r.state.Templates.Execute(r.state.message(r.p.robot), &d)
 	if err != nil {

@@ -5,15 +5,19 @@ package templates
 
 import (
 	"bytes"
+	"crypto/rand"
 	"embed"
+	"encoding/binary"
 	"fmt"
 	tmplhtml "html/template"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	tmpltext "text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 )
@@ -30,8 +34,11 @@ type Data struct {
 	Responders []Responder
 	// Mentions renders the mentions a template places inline: <@userid>
 	// tokens for people mentioned inline (markdown only), plain names for
-	// everyone else, separated by spaces.
+	// everyone else, separated by spaces. Until Execute has rendered, an
+	// inline mention stands there as InlineMention(i), for InlineMentions[i].
 	Mentions string
+	// InlineMentions are the WeCom user ids that Mentions mentions inline.
+	InlineMentions []string
 	// TimeZone is the IANA name of the zone times are shown in, for `tz`.
 	TimeZone string
 }
@@ -128,6 +135,11 @@ func Load(globs []string) (*Templates, error) {
 }
 
 // Execute renders template text, e.g. `{{ template "wecom.default.markdown" . }}`, with data.
+// The rendering is neutralised as a whole (see Neutralize), whatever the
+// template did with alert text (joined fields, urlUnescape, reReplaceAll),
+// and only then are the inline mentions of data written as <@userid>: a
+// mention in a message is one that data planned, never one the template or
+// the alerts spelled.
 func (t *Templates) Execute(text string, data *Data) (string, error) {
 	tmpl, err := t.compile(text)
 	if err != nil {
@@ -139,7 +151,82 @@ func (t *Templates) Execute(text string, data *Data) (string, error) {
 	if err := tmpl.Execute(buf, data); err != nil {
 		return "", err
 	}
-	return buf.String(), nil
+	return PlaceMentions(buf.String(), data.InlineMentions), nil
+}
+
+// tokenIndex returns the index that inside, what stands between a token's
+// delimiters, names, if it is a token of this process's and the index is
+// below n.
+func tokenIndex(inside string, n int) (int, bool) {
+	digits, ok := strings.CutPrefix(inside, tokenKey)
+	if !ok || digits == "" || len(digits) > 9 {
+		return 0, false
+	}
+	i := 0
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		i = i*10 + int(c-'0')
+	}
+	return i, i < n
+}
+
+// mentionOpen and mentionClose delimit the token that stands for an inline
+// mention until the rendering is neutralised. Both are control characters,
+// which Neutralize drops from alert text; and a token starts with tokenKey,
+// random digits alert text cannot know, so that not even a template
+// function that decodes alert text (urlUnescape) can make one.
+const (
+	mentionOpen  = "\x1e"
+	mentionClose = "\x1f"
+)
+
+// tokenKey is this process's start of every mention token: 18 random
+// digits, which case mapping leaves as they are.
+var tokenKey = func() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%018d", binary.BigEndian.Uint64(b[:])%1e18)
+}()
+
+// InlineMention returns the token that stands in .Mentions for the i-th of
+// .InlineMentions until Execute writes it as <@userid>.
+func InlineMention(i int) string {
+	return mentionOpen + tokenKey + strconv.Itoa(i) + mentionClose
+}
+
+// PlaceMentions neutralises s but for the InlineMention tokens in it, and
+// writes token i as <@ids[i]>. The text between tokens is neutralised as one
+// string, so that what a dropped character separated cannot join into a
+// mention; a token without an id is not one, and is dropped with the rest
+// of the control characters.
+func PlaceMentions(s string, ids []string) string {
+	if len(ids) == 0 || !strings.Contains(s, mentionOpen) {
+		return Neutralize(s)
+	}
+	var b strings.Builder
+	text := 0 // where the text not yet written starts
+	for i := 0; i < len(s); {
+		open := strings.Index(s[i:], mentionOpen)
+		if open < 0 {
+			break
+		}
+		open += i
+		start := open + len(mentionOpen)
+		end := strings.Index(s[start:], mentionClose)
+		n, ok := tokenIndex(s[start:start+max(end, 0)], len(ids))
+		if !ok {
+			i = start
+			continue
+		}
+		b.WriteString(Neutralize(s[text:open]))
+		b.WriteString("<@" + ids[n] + ">")
+		i = start + end + len(mentionClose)
+		text = i
+	}
+	b.WriteString(Neutralize(s[text:]))
+	return b.String()
 }
 
 // buffers are rendering buffers, reused: a message is a few KiB, and
@@ -264,39 +351,73 @@ func sanitizeKV(kv template.KV) template.KV {
 // Neutralize makes untrusted alert text safe to place in a WeCom message:
 // invalid UTF-8 becomes U+FFFD, control characters other than \n and \t are
 // dropped, and text WeCom could read as a mention is defused: "<@" becomes
-// "<＠" and "@all" in any case becomes "＠all". The result never holds "<@"
-// nor a case-insensitive "@all", and Neutralize is idempotent.
+// "<＠", and "@all" in any case, unless a letter, digit, '_', '-' or '.'
+// follows (an e-mail address, a path such as /@allegro-team), becomes
+// "＠all". The result holds neither, and Neutralize is idempotent.
 func Neutralize(s string) string {
 	if safe(s) {
 		return s // the common case: no copy
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
-			return r
+		if control(r) {
+			return -1
 		}
-		return -1
+		return r
 	}, s)
 	var b strings.Builder
-	for i := 0; i < len(s); {
-		switch {
-		case s[i] == '@' && i > 0 && s[i-1] == '<', s[i] == '@' && hasFoldPrefix(s[i+1:], "all"):
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		if mentionAt(s, i) {
 			b.WriteString("＠")
-		default:
+		} else {
 			b.WriteByte(s[i])
 		}
-		i++
 	}
 	return b.String()
 }
 
+// control reports whether Neutralize drops r: a control character other
+// than \n and \t.
+func control(r rune) bool {
+	return r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r <= 0x9f
+}
+
+// mentionAt reports whether the '@' at s[i], if it is one, makes a mention:
+// "<@", or "@all" not followed by a letter, digit, '_', '-' or '.'.
+func mentionAt(s string, i int) bool {
+	if s[i] != '@' {
+		return false
+	}
+	if i > 0 && s[i-1] == '<' {
+		return true
+	}
+	if !hasFoldPrefix(s[i+1:], "all") {
+		return false
+	}
+	if rest := s[i+4:]; rest != "" {
+		c := rest[0]
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.')
+	}
+	return true
+}
+
 // safe reports whether s needs no change by Neutralize.
 func safe(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f || c >= 0x80 || c == '@' {
+		if c < utf8.RuneSelf {
+			if control(rune(c)) || mentionAt(s, i) {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || control(r) {
 			return false
 		}
+		i += size
 	}
 	return true
 }

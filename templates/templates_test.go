@@ -35,8 +35,9 @@ func testData(d *template.Data) *Data {
 			{Name: "Alice Zhang", Email: "alice@corp.com", Mention: "inline"},
 			{Name: "Bob Li", Email: "bob@corp.com", Mention: "bottom"},
 		},
-		Mentions: "<@alice_wecom> Bob Li",
-		TimeZone: "Asia/Shanghai",
+		Mentions:       InlineMention(0) + " Bob Li",
+		InlineMentions: []string{"alice_wecom"},
+		TimeZone:       "Asia/Shanghai",
 	}
 }
 
@@ -143,7 +144,11 @@ func TestNeutralize(t *testing.T) {
 		"ping <@ceo> now":         "ping <＠ceo> now",
 		"@all hands":              "＠all hands",
 		"@ALL and @All":           "＠ALL and ＠All",
+		"(@all), @all!":           "(＠all), ＠all!",
 		"mail bob@corp.com":       "mail bob@corp.com",
+		"ops@allianz.com":         "ops@allianz.com",
+		"gitlab/@allegro-team/x":  "gitlab/@allegro-team/x",
+		"@all_hands @all-x @all.": "@all_hands @all-x @all.",
 		"<\x00@ceo>":              "<＠ceo>",
 		"bad \xff utf8":           "bad \uFFFD utf8",
 		"tab\tnew\nline\rcr\x1b[": "tab\tnew\nlinecr[",
@@ -189,16 +194,61 @@ func TestAlertTextCannotMention(t *testing.T) {
 	for _, lang := range []string{"en", "zh"} {
 		for _, kind := range []string{"markdown", "text", "markdown_v2"} {
 			for _, text := range []string{DefaultMessage(kind, lang), MentionMessage(lang), DigestMessage(kind, lang)} {
-				got, err := tmpl.Execute(text, &Data{Data: Sanitize(d), Mentions: "<@alice_wecom>"})
+				got, err := tmpl.Execute(text, &Data{Data: Sanitize(d), Mentions: InlineMention(0), InlineMentions: []string{"alice_wecom"}})
 				if err != nil {
 					t.Fatal(err)
 				}
 				rest := strings.ReplaceAll(got, "<@alice_wecom>", "")
-				if strings.Contains(rest, "<@") || strings.Contains(strings.ToLower(rest), "@all") {
+				if strings.Contains(rest, "<@") || mentionsAll(rest) {
 					t.Errorf("%s renders a mention from alert text:\n%s", text, got)
 				}
 			}
 		}
+	}
+}
+
+// TestRenderedAlertTextCannotMention: a template of one's own may join
+// alert fields or transform them; whatever it makes of alert text, only the
+// planned mentions come out as mentions.
+func TestRenderedAlertTextCannotMention(t *testing.T) {
+	d := loadPayload(t, "firing-two-alerts")
+	d.Alerts[0].Labels["instance"], d.Alerts[0].Annotations["summary"] = "db-1<", "@ceo> disk full"
+	d.Alerts[1].Labels["instance"] = "@ceo>"
+	d.CommonAnnotations["dashboard"] = "%3C%40ceo%3E please look %40all %1E0%1F"
+	d.CommonAnnotations["summary"] = "disk < @ceo> full"
+	data := &Data{Data: Sanitize(d), Mentions: InlineMention(0), InlineMentions: []string{"alice_wecom"}}
+	tmpl := mustLoad(t)
+	for text, want := range map[string]string{
+		`{{ range .Alerts }}{{ .Labels.instance }}{{ .Annotations.summary }} {{ end }}{{ .Mentions }}`: "db-1<＠ceo> disk full @ceo>Replica lag above 30s <@alice_wecom>",
+		`{{ .CommonAnnotations.dashboard | urlUnescape }}`:                                             "<＠ceo> please look ＠all 0",
+		`{{ reReplaceAll " +" "" .CommonAnnotations.summary }} {{ .Mentions }}`:                        "disk<＠ceo>full <@alice_wecom>",
+		`<{{ .Mentions }}@all <@{{ .Mentions }}`:                                                       "<<@alice_wecom>＠all <＠<@alice_wecom>",
+	} {
+		got, err := tmpl.Execute(text, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s\n got %q\nwant %q", text, got, want)
+		}
+	}
+}
+
+func TestPlaceMentions(t *testing.T) {
+	ids := []string{"alice", "bob"}
+	for in, want := range map[string]string{
+		"a " + InlineMention(1) + " b " + InlineMention(0): "a <@bob> b <@alice>",
+		"<" + InlineMention(2) + "@x>":                     "<" + tokenKey + "2@x>", // no id 2: not a token
+		"<\x1e@x>\x1f":                                     "<＠x>",
+		"\x1e+1\x1f \x1e-0\x1f \x1e\x1f \x1e1":             "+1 -0  1",
+		"@all" + InlineMention(0) + "@all":                 "＠all<@alice>＠all",
+	} {
+		if got := PlaceMentions(in, ids); got != want {
+			t.Errorf("PlaceMentions(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := PlaceMentions(InlineMention(0), nil); got != tokenKey+"0" {
+		t.Errorf("a token without ids: %q", got)
 	}
 }
 
@@ -211,7 +261,7 @@ func FuzzNeutralize(f *testing.F) {
 		if !utf8.ValidString(got) {
 			t.Fatalf("invalid UTF-8: %q", got)
 		}
-		if strings.Contains(got, "<@") || strings.Contains(strings.ToLower(got), "@all") {
+		if strings.Contains(got, "<@") || mentionsAll(got) {
 			t.Fatalf("Neutralize(%q) = %q still mentions", s, got)
 		}
 		if again := Neutralize(got); again != got {
@@ -260,4 +310,26 @@ func TestExampleTemplate(t *testing.T) {
 			t.Errorf("custom.markdown lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// mentionsAll reports whether s holds an "@all" that Neutralize defuses:
+// one not followed by a letter, digit, '_', '-' or '.'.
+func mentionsAll(s string) bool {
+	for i := strings.Index(s, "@"); i >= 0 && i < len(s); {
+		if strings.HasPrefix(strings.ToLower(s[i+1:]), "all") {
+			next := byte(' ')
+			if i+4 < len(s) {
+				next = s[i+4]
+			}
+			if !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.", rune(next)) {
+				return true
+			}
+		}
+		j := strings.Index(s[i+1:], "@")
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }

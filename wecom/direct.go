@@ -222,7 +222,13 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 		return answer{}, false, false, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			// ctx ended during the round trip: its deadline in the past
+			// may land on c at any moment, even once c is back in the pool.
+			keep = false
+		}
+	}()
 
 	c.w.WriteString("POST ")
 	c.w.WriteString(u.RequestURI())
