@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
@@ -332,4 +334,49 @@ func mentionsAll(s string) bool {
 		i += 1 + j
 	}
 	return false
+}
+
+// TestLabelsCannotBreakTheCard: label values are data; whatever they hold,
+// the default card keeps its lines, code spans, tags and links.
+func TestLabelsCannotBreakTheCard(t *testing.T) {
+	d := loadPayload(t, "firing-two-alerts")
+	d.Alerts[0].Labels["instance"] = "db-1` **x\n## <font color=\"info\">RESOLVED: all clear</font>"
+	d.Alerts[0].GeneratorURL = "http://prom/graph?g0.expr=x) [Runbook](http://evil.example"
+	d.CommonLabels["alertname"] = "Lag\n## fake heading"
+	tmpl := mustLoad(t)
+	got, err := tmpl.Execute(DefaultMessage("markdown", "en"), testData(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"\n## fake", "\n## <font", "<font color=\"info\">RESOLVED", "](http://evil.example)", "db-1` **x"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("the card holds %q:\n%s", bad, got)
+		}
+	}
+	for _, want := range []string{"`instance=db-1ˋ **x ## ＜font color=\"info\">RESOLVED: all clear＜/font>`", "[Source](http://prom/graph?g0.expr=x%29%20%5BRunbook%5D%28http://evil.example)", "Lag ## fake heading</font>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the card lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestResolvedOnAnotherDay: an alert resolved days after it fired says on
+// which day it ended.
+func TestResolvedOnAnotherDay(t *testing.T) {
+	d := loadPayload(t, "firing-two-alerts")
+	d.Alerts[0].Status = "resolved"
+	d.Alerts[0].StartsAt = time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
+	d.Alerts[0].EndsAt = time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	d.Alerts[1].Status = "resolved"
+	d.Alerts[1].StartsAt = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+	d.Alerts[1].EndsAt = time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	v, err := NewView(&Data{Data: d}, "markdown", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{v.Sections[0].Alerts[0].Time, v.Sections[0].Alerts[1].Time}
+	want := []string{"2026-11-20 01:00:00 UTC → 2026-11-24 02:00:00", "2026-11-24 01:00:00 UTC → 02:00:00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("times %q, want %q", got, want)
+	}
 }

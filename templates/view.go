@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -112,14 +113,17 @@ func NewView(d *Data, style, language string) (*View, error) {
 		Summary:     d.CommonAnnotations["summary"],
 	}
 	v.StatusColor, v.SeverityColor = color(v.Status), color(v.Severity)
+	inline := oneLine
 	printLabels := pillsOf
 	if v.Text {
-		printLabels = pairsOf
+		inline, printLabels = oneLineText, pairsOf
 	}
 	v.Name = d.CommonLabels["alertname"]
 	if v.Name == "" {
 		v.Name = strings.Join(d.GroupLabels.SortedPairs().Values(), " ")
 	}
+	v.Name, v.Severity = inline(v.Name), inline(v.Severity)
+	v.ExternalURL = linkTarget(v.ExternalURL)
 	v.Labels = printLabels(d.CommonLabels, func(name string) bool { return slices.Contains(headerExcept, name) })
 	isCommon := func(name string) bool { _, ok := d.CommonLabels[name]; return ok }
 	var firing, resolved []AlertView
@@ -130,12 +134,12 @@ func NewView(d *Data, style, language string) (*View, error) {
 			return nil, err
 		}
 		av := AlertView{
-			Name:        a.Labels["alertname"],
+			Name:        inline(a.Labels["alertname"]),
 			Labels:      printLabels(a.Labels, isCommon),
 			Description: a.Annotations["description"],
 			Time:        time,
-			Source:      a.GeneratorURL,
-			Runbook:     a.Annotations["runbook_url"],
+			Source:      linkTarget(a.GeneratorURL),
+			Runbook:     linkTarget(a.Annotations["runbook_url"]),
 		}
 		if s := a.Annotations["summary"]; s != v.Summary {
 			av.Summary = s
@@ -172,18 +176,58 @@ func color(statusOrSeverity string) string {
 // pillsOf prints labels but those skipped, sorted by name, as markdown
 // code spans: "`instance=db-1` `job=mysql`".
 func pillsOf(labels template.KV, skip func(name string) bool) string {
-	return printPairs(labels, skip, "`", "` `", "`")
+	return printPairs(labels, skip, "`", "` `", "`", oneLine)
 }
 
 // pairsOf prints labels but those skipped, sorted by name, as plain text:
 // "instance=db-1 job=mysql".
 func pairsOf(labels template.KV, skip func(name string) bool) string {
-	return printPairs(labels, skip, "", " ", "")
+	return printPairs(labels, skip, "", " ", "", oneLineText)
 }
 
+// Labels are data, printed where a message expects one line of it: a label
+// value must not start a line of its own (a heading, a quote), close a code
+// span or a <font> tag, nor open one.
+var (
+	// oneLineMarkdown keeps a label on its line and inside its code span
+	// or tag in markdown: line breaks become spaces, a backtick a
+	// look-alike (U+02CB), "<" a fullwidth "＜".
+	oneLineMarkdown = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "`", "ˋ", "<", "＜")
+	// oneLinePlain keeps a label on its line in a text message.
+	oneLinePlain = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+)
+
+// oneLine prints a label value for markdown; see oneLineMarkdown.
+func oneLine(s string) string { return oneLineMarkdown.Replace(s) }
+
+// oneLineText prints a label value for a text message; see oneLinePlain.
+func oneLineText(s string) string { return oneLinePlain.Replace(s) }
+
+// linkTarget makes an alert's URL safe to stand in a markdown link,
+// [Source](…): the characters that would end the link or the line are
+// percent-encoded, which leaves the URL's meaning as it is.
+func linkTarget(u string) string {
+	if !strings.ContainsAny(u, linkUnsafe) {
+		return u
+	}
+	var b strings.Builder
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; strings.IndexByte(linkUnsafe, c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// linkUnsafe are the bytes linkTarget encodes.
+const linkUnsafe = " ()<>[]`\"\n\r\t"
+
 // printPairs prints the labels not skipped as name=value, sorted by name,
-// each between open and close, with sep between them.
-func printPairs(labels template.KV, skip func(name string) bool, open, sep, close string) string {
+// each between open and close, with sep between them, each name and value
+// passed through inline.
+func printPairs(labels template.KV, skip func(name string) bool, open, sep, close string, inline func(string) string) string {
 	names := make([]string, 0, len(labels))
 	for name := range labels {
 		if !skip(name) {
@@ -200,24 +244,31 @@ func printPairs(labels template.KV, skip func(name string) bool, open, sep, clos
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		b.WriteString(name)
+		b.WriteString(inline(name))
 		b.WriteByte('=')
-		b.WriteString(labels[name])
+		b.WriteString(inline(labels[name]))
 	}
 	b.WriteString(close)
 	return b.String()
 }
 
 // alertTime prints when a started, in the zone named zone ("" is UTC), and
-// for a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51".
+// for a resolved alert when it ended: "2026-11-25 11:01:51 CST → 11:09:51",
+// with the end's date when it is another day's: "… → 2026-11-27 02:00:00".
 func alertTime(a *template.Alert, zone string) (string, error) {
 	loc, err := loadZone(zone)
 	if err != nil {
 		return "", err
 	}
-	s := a.StartsAt.In(loc).Format("2006-01-02 15:04:05 MST")
+	start := a.StartsAt.In(loc)
+	s := start.Format("2006-01-02 15:04:05 MST")
 	if a.Status == "resolved" {
-		s += " → " + a.EndsAt.In(loc).Format("15:04:05")
+		end := a.EndsAt.In(loc)
+		layout := "15:04:05"
+		if y, m, d := end.Date(); y != start.Year() || m != start.Month() || d != start.Day() {
+			layout = "2006-01-02 15:04:05"
+		}
+		s += " → " + end.Format(layout)
 	}
 	return s, nil
 }
