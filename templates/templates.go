@@ -402,10 +402,24 @@ func mentionAt(s string, i int) bool {
 	return true
 }
 
+// plain are the bytes Neutralize never changes, whatever stands around them:
+// printable ASCII but '@', and \n and \t.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '@'
+	}
+	t['\n'], t['\t'] = true, true
+	return t
+}()
+
 // safe reports whether s needs no change by Neutralize.
 func safe(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
 			if control(rune(c)) || mentionAt(s, i) {
 				return false

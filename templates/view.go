@@ -198,10 +198,20 @@ var (
 )
 
 // oneLine prints a label value for markdown; see oneLineMarkdown.
-func oneLine(s string) string { return oneLineMarkdown.Replace(s) }
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n`<") {
+		return s // the common case: a Replacer would copy
+	}
+	return oneLineMarkdown.Replace(s)
+}
 
 // oneLineText prints a label value for a text message; see oneLinePlain.
-func oneLineText(s string) string { return oneLinePlain.Replace(s) }
+func oneLineText(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return oneLinePlain.Replace(s)
+}
 
 // linkTarget makes an alert's URL safe to stand in a markdown link,
 // [Source](…): the characters that would end the link or the line are
