@@ -1,8 +1,10 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +99,10 @@ func TestLoadBad(t *testing.T) {
 		"bad_overflow":        `robots.ops: unknown overflow "drop" (split or truncate)`,
 		"missing_key_file":    "robots.ops: key_file: open testdata/nope.key: no such file or directory",
 		"bad_strategy":        `robots.ops: unknown strategy "email" (phone or mapping_table)`,
+		"key_is_url":          "robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key",
+		"key_file_is_url":     "robots.ops: key_file holds one of :/?=&%#, as a URL does: use url_file: for a full webhook URL, or give only the key",
+		"api_url":             `global.api_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send%zz" is not a valid http(s) URL`,
+		"misplaced_key":       "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str into config.Robot",
 	} {
 		t.Run(file, func(t *testing.T) {
 			path := "testdata/bad_" + file + ".yml"
@@ -170,4 +176,97 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMatchersAsAlertmanager(t *testing.T) {
+	for _, tc := range []struct {
+		matchers string
+		want     string
+	}{
+		{`['team=dba,severity=critical']`, `{team="dba",severity="critical"}`},
+		{`['team="dba", severity="critical"']`, `{team="dba",severity="critical"}`},
+		{`['{team="dba"}', 'severity=~"critical|warning"']`, `{team="dba",severity=~"critical|warning"}`},
+		{`['team="dba"', '{severity!="info", env="prod"}']`, `{team="dba",severity!="info",env="prod"}`},
+	} {
+		t.Run(tc.matchers, func(t *testing.T) {
+			cfg, err := Load([]byte("responders: [{matchers: "+tc.matchers+", mention_all: true}]\n"+robotsOnly), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Responders[0].ParsedMatchers.String(); got != tc.want {
+				t.Errorf("matchers = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	_, err := Load([]byte(`responders: [{matchers: ['team="dba"', 'severity="critical", env=~"(("'], mention_all: true}]`+"\n"+robotsOnly), t.TempDir())
+	if want := `responders[0]: bad matcher "severity=\"critical\", env=~\"((\"": `; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v, want it to start with %q", err, want)
+	}
+}
+
+// TestErrorsHideKeys loads configurations that hold a robot key where it
+// does not belong: the error must say where, never what.
+func TestErrorsHideKeys(t *testing.T) {
+	const key = "693a91f6-7f2e-4c1b-9d3e-5a6b7c8d9e0f"
+	for name, tc := range map[string]struct{ yml, want string }{
+		"key as a robot": {"robots:\n  ops: " + key + "\n",
+			"yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str into config.Robot"},
+		"key as a field": {"robots:\n  ops: {" + key + ": x}\n",
+			"yaml: unmarshal errors:\n  line 2: unknown field in type config.Robot"},
+		"key as a number": {"global: {rate_limit: {messages: " + key + "}}\n" + robotsOnly,
+			"yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str into int"},
+		"key as a duration": {"global: {timeout: " + key + "}\n" + robotsOnly,
+			"unknown unit in duration"},
+		"key in api_url": {"global: {api_url: 'qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key + "'}\n" + robotsOnly,
+			`global.api_url: "qyapi.weixin.qq.com/cgi-bin/webhook/send" is not a valid http(s) URL`},
+		"key in api_url user info": {"global: {api_url: 'ftp://" + key + "@qyapi.weixin.qq.com/cgi-bin/webhook/send'}\n" + robotsOnly,
+			`global.api_url: "ftp://qyapi.weixin.qq.com/cgi-bin/webhook/send" is not a valid http(s) URL`},
+		"webhook URL as key": {"robots: {ops: {key: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key + "'}}\n",
+			"robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yml), t.TempDir())
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error\n got %q\nwant %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), key[:7]) {
+				t.Errorf("error reveals the key: %v", err)
+			}
+		})
+	}
+}
+
+// TestErrorsAreDeterministic loads files with several faults in maps, whose
+// iteration order Go randomises: the error must be the same every time.
+func TestErrorsAreDeterministic(t *testing.T) {
+	const people = "members: [{email: alice@corp.com}, {email: bob@corp.com}]\n"
+	for name, tc := range map[string]struct{ yml, want string }{
+		"robots": {"robots: {a: {key: k}, b: {}, c: {key: k, url: 'https://x'}, d: {msgtype: news}, e: {}}\n",
+			"robots.b: one of key, key_file, url, url_file, key_from is required"},
+		"teams": {people + "teams: {x: [zed@corp.com], y: [yan@corp.com], w: [wu@corp.com], z: [alice@corp.com]}\n" + robotsOnly,
+			`teams.w: unknown member "wu@corp.com"`},
+		"schedules": {people + "schedules: {b: {members: [alice@corp.com]}, a: {members: [zed@corp.com]}, c: {team: nope}}\n" + robotsOnly,
+			`schedules.a: unknown member "zed@corp.com"`},
+		"mapping tables": {"mapping_tables: {u: {x@corp.com: -x}, t: {y@corp.com: -y}, v: {z: z}}\n" + robotsOnly,
+			`mapping_tables.t: user_id "-y" of y@corp.com is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)`},
+		"two spellings of an email": {"mapping_tables: {t: {alice@corp.com: alice_b, Alice@corp.com: alice_a, ALICE@CORP.COM: alice_c}}\n" + robotsOnly,
+			`mapping_tables.t: email "Alice@corp.com" (user_id "alice_a") appears twice: first as "ALICE@CORP.COM" (user_id "alice_c")`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			seen := map[string]bool{}
+			for range 20 {
+				_, err := Load([]byte(tc.yml), t.TempDir())
+				if err == nil {
+					t.Fatal("loaded")
+				}
+				seen[err.Error()] = true
+			}
+			if len(seen) != 1 || !seen[tc.want] {
+				t.Errorf("errors %q, want only %q", slices.Sorted(maps.Keys(seen)), tc.want)
+			}
+		})
+	}
 }

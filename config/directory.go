@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -52,7 +53,8 @@ func readCSV(path string, header []string, row func(line int, fields []string) e
 }
 
 func (c *Config) validateSchedules() error {
-	for name, s := range c.Schedules {
+	for _, name := range slices.Sorted(maps.Keys(c.Schedules)) {
+		s := c.Schedules[name]
 		field := "schedules." + name
 		if s == nil {
 			return fmt.Errorf("%s: empty schedule", field)
@@ -123,11 +125,35 @@ func (c *Config) validateSchedule(s *Schedule) error {
 				return fmt.Errorf("overrides[%d]: covers %q, who is not in the rotation", i, o.Covers)
 			}
 		}
-		if !o.To.After(o.From) {
-			return fmt.Errorf("overrides[%d]: to %s is not after from %s", i, o.To.Format(time.RFC3339), o.From.Format(time.RFC3339))
+		if o.from, err = parseOverrideTime(o.From, loc); err != nil {
+			return fmt.Errorf("overrides[%d]: from %w", i, err)
+		}
+		if o.to, err = parseOverrideTime(o.To, loc); err != nil {
+			return fmt.Errorf("overrides[%d]: to %w", i, err)
+		}
+		if !o.to.After(o.from) {
+			return fmt.Errorf("overrides[%d]: to %s is not after from %s", i, o.to.Format(time.RFC3339), o.from.Format(time.RFC3339))
 		}
 	}
 	return nil
+}
+
+// localLayouts are the forms an override time may take without an offset.
+var localLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+// parseOverrideTime reads s as an RFC 3339 time or, without an offset, as a
+// time in loc, the schedule's zone. It is not left to YAML, whose timestamps
+// without an offset are in UTC.
+func parseOverrideTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range localLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: want RFC 3339 with an offset, or YYYY-MM-DD[ HH:MM[:SS]] in the schedule's time zone", s)
 }
 
 // OnCall returns the email of who is on call at t, and why: the rotation's
@@ -152,7 +178,7 @@ func (s *Schedule) OnCall(t time.Time) (email, why string) {
 	email = s.rotation[(shift%n+n)%n]
 	why = fmt.Sprintf("shift %d of the rotation", shift+1)
 	for i, o := range s.Overrides {
-		if !t.Before(o.From) && t.Before(o.To) && (o.Covers == "" || o.Covers == email) {
+		if !t.Before(o.from) && t.Before(o.to) && (o.Covers == "" || o.Covers == email) {
 			email, why = o.Member, fmt.Sprintf("override %d", i)
 		}
 	}

@@ -135,10 +135,54 @@ func TestScheduleErrors(t *testing.T) {
 		`{team: dba, members: [alice@corp.com], start: "2026-11-02", shift: 1d}`: "schedules.s: at most one of members, team",
 		`{team: dba, start: "2026-11-02", shift: 1d, overrides: [{member: bob@corp.com, covers: zed@corp.com, from: "2026-11-03T00:00:00Z", to: "2026-11-04T00:00:00Z"}]}`: `schedules.s: overrides[0]: covers "zed@corp.com", who is not in the rotation`,
 		`{team: dba, start: "2026-11-02", shift: 1d, overrides: [{member: bob@corp.com, from: "2026-11-04T00:00:00Z", to: "2026-11-03T00:00:00Z"}]}`:                       "schedules.s: overrides[0]: to 2026-11-03T00:00:00Z is not after from 2026-11-04T00:00:00Z",
+		`{team: dba, start: "2026-11-02", shift: 1d, timezone: Asia/Shanghai, overrides: [{member: bob@corp.com, from: 2026-11-04 09:00, to: 2026-11-04}]}`:                "schedules.s: overrides[0]: to 2026-11-04T00:00:00+08:00 is not after from 2026-11-04T09:00:00+08:00",
+		`{team: dba, start: "2026-11-02", shift: 1d, overrides: [{member: bob@corp.com, from: next tuesday, to: "2026-11-04"}]}`:                                           `schedules.s: overrides[0]: from "next tuesday" is not a time: want RFC 3339 with an offset, or YYYY-MM-DD[ HH:MM[:SS]] in the schedule's time zone`,
+		`{team: dba, start: "2026-11-02", shift: 1d, overrides: [{member: bob@corp.com, from: "2026-11-03", to: "2026-11-04 09:00+08:00"}]}`:                               `schedules.s: overrides[0]: to "2026-11-04 09:00+08:00" is not a time: want RFC 3339 with an offset, or YYYY-MM-DD[ HH:MM[:SS]] in the schedule's time zone`,
+		`{team: dba, start: "2026-11-02", shift: 1d, overrides: [{member: bob@corp.com, to: "2026-11-04"}]}`:                                                               `schedules.s: overrides[0]: from "" is not a time: want RFC 3339 with an offset, or YYYY-MM-DD[ HH:MM[:SS]] in the schedule's time zone`,
 	} {
 		yml := "members: [{email: alice@corp.com}, {email: bob@corp.com}]\nteams: {dba: [alice@corp.com, bob@corp.com]}\nschedules:\n  s: " + schedule + "\n" + robotsOnly
 		if _, err := Load([]byte(yml), t.TempDir()); err == nil || err.Error() != want {
 			t.Errorf("%s: error = %v, want %q", schedule, err, want)
+		}
+	}
+}
+
+// TestOverrideTimesInScheduleZone: an override's time without an offset is
+// read in the schedule's time zone, not in UTC (as YAML timestamps are).
+func TestOverrideTimesInScheduleZone(t *testing.T) {
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	for _, tc := range []struct{ from, to string }{
+		{"2026-11-03 09:00:00", "2026-11-03 18:00:00"},
+		{`"2026-11-03 09:00:00"`, `"2026-11-03 18:00:00"`},
+		{"2026-11-03T09:00:00", "2026-11-03T18:00:00"},
+		{"2026-11-03 09:00", "2026-11-03 18:00"},
+		{"2026-11-03T09:00:00+08:00", "2026-11-03T10:00:00Z"},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			s := loadSchedule(t, `{team: dba, start: "2026-11-02", shift: 1w, timezone: Asia/Shanghai,
+    overrides: [{member: carol@corp.com, from: `+tc.from+`, to: `+tc.to+`}]}`)
+			for at, want := range map[time.Time]string{
+				time.Date(2026, 11, 3, 8, 59, 0, 0, shanghai):  "alice@corp.com",
+				time.Date(2026, 11, 3, 9, 0, 0, 0, shanghai):   "carol@corp.com",
+				time.Date(2026, 11, 3, 17, 59, 0, 0, shanghai): "carol@corp.com",
+				time.Date(2026, 11, 3, 18, 0, 0, 0, shanghai):  "alice@corp.com",
+			} {
+				if got, _ := s.OnCall(at); got != want {
+					t.Errorf("OnCall(%s) = %s, want %s", at, got, want)
+				}
+			}
+		})
+	}
+	s := loadSchedule(t, `{team: dba, start: "2026-11-02", shift: 1w, timezone: Asia/Shanghai,
+    overrides: [{member: carol@corp.com, from: 2026-11-04, to: 2026-11-05}]}`)
+	for at, want := range map[time.Time]string{
+		time.Date(2026, 11, 3, 23, 59, 0, 0, shanghai): "alice@corp.com",
+		time.Date(2026, 11, 4, 0, 0, 0, 0, shanghai):   "carol@corp.com",
+		time.Date(2026, 11, 4, 23, 59, 0, 0, shanghai): "carol@corp.com",
+		time.Date(2026, 11, 5, 0, 0, 0, 0, shanghai):   "alice@corp.com",
+	} {
+		if got, _ := s.OnCall(at); got != want {
+			t.Errorf("dates: OnCall(%s) = %s, want %s", at, got, want)
 		}
 	}
 }

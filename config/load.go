@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones in a scratch container too
@@ -35,9 +37,11 @@ var (
 	// starting with a letter or digit, at most 64 bytes.
 	userIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
 	phoneDigits = regexp.MustCompile(`^\+?[0-9]{5,15}$`)
-	// parseMatcher is Alertmanager's default parser, so a matcher copied
-	// from alertmanager.yml behaves identically.
-	parseMatcher = compat.FallbackMatcherParser(promslog.NewNopLogger())
+	// parseMatchers is the parser Alertmanager reads each entry of a
+	// matchers list with by default, so one entry may hold several
+	// matchers ('team="dba", severity="critical"', '{team="dba"}') and a
+	// list copied from alertmanager.yml behaves identically.
+	parseMatchers = compat.FallbackMatchersParser(promslog.NewNopLogger())
 )
 
 // LoadFile reads, decodes and validates the configuration file at path;
@@ -74,7 +78,7 @@ func Load(data []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, redactYAMLError(err)
 	}
 	if err := cfg.validate(dir); err != nil {
 		return nil, err
@@ -110,7 +114,8 @@ func (c *Config) validate(dir string) error {
 	if len(c.Robots) == 0 {
 		return errors.New("robots: no robots configured")
 	}
-	for name, r := range c.Robots {
+	for _, name := range slices.Sorted(maps.Keys(c.Robots)) {
+		r := c.Robots[name]
 		if r == nil {
 			return fmt.Errorf("robots.%s: empty robot", name)
 		}
@@ -123,7 +128,7 @@ func (c *Config) validate(dir string) error {
 
 func (g *GlobalConfig) validate() error {
 	if err := checkHTTPURL(g.APIURL); err != nil {
-		return fmt.Errorf("global.api_url: %q %w", g.APIURL, err)
+		return fmt.Errorf("global.api_url: %q %w", redactURL(g.APIURL), err)
 	}
 	if g.Timeout <= 0 {
 		return fmt.Errorf("global.timeout: %s must be positive", g.Timeout)
@@ -199,29 +204,32 @@ func (c *Config) addMember(m *Member) error {
 }
 
 func (c *Config) validateMappingTables(dir string) error {
-	for name, table := range c.MappingTables {
+	for _, name := range slices.Sorted(maps.Keys(c.MappingTables)) {
+		table := c.MappingTables[name]
 		field := "mapping_tables." + name
 		if table == nil {
 			return fmt.Errorf("%s: empty table", field)
 		}
 		entries := table.Entries
 		normalized := make(map[string]string, len(entries))
+		// spelling is each email as first given, for the error about a second.
+		spelling := make(map[string]string, len(entries))
 		add := func(email, id string) error {
 			norm, err := checkEmail(email)
 			if err != nil {
 				return err
 			}
-			if _, dup := normalized[norm]; dup {
-				return fmt.Errorf("email %q appears twice", email)
+			if first, dup := spelling[norm]; dup {
+				return fmt.Errorf("email %q (user_id %q) appears twice: first as %q (user_id %q)", email, id, first, normalized[norm])
 			}
 			if !userIDRE.MatchString(id) {
 				return fmt.Errorf("user_id %q of %s is not a WeCom account (1-64 letters, digits, _-@. starting with a letter or digit)", id, norm)
 			}
-			normalized[norm] = id
+			normalized[norm], spelling[norm] = id, email
 			return nil
 		}
-		for email, id := range entries {
-			if err := add(email, id); err != nil {
+		for _, email := range slices.Sorted(maps.Keys(entries)) {
+			if err := add(email, entries[email]); err != nil {
 				return fmt.Errorf("%s: %w", field, err)
 			}
 		}
@@ -240,7 +248,8 @@ func (c *Config) validateMappingTables(dir string) error {
 }
 
 func (c *Config) validateTeams() error {
-	for name, emails := range c.Teams {
+	for _, name := range slices.Sorted(maps.Keys(c.Teams)) {
+		emails := c.Teams[name]
 		for i, email := range emails {
 			norm := normalizeEmail(email)
 			if _, ok := c.members[norm]; !ok {
@@ -257,11 +266,11 @@ func (c *Config) validateResponders() error {
 		rule := &c.Responders[i]
 		field := fmt.Sprintf("responders[%d]", i)
 		for _, s := range rule.Matchers {
-			m, err := parseMatcher(s, "config")
+			ms, err := parseMatchers(s, "config")
 			if err != nil {
 				return fmt.Errorf("%s: bad matcher %q: %w", field, s, err)
 			}
-			rule.ParsedMatchers = append(rule.ParsedMatchers, m)
+			rule.ParsedMatchers = append(rule.ParsedMatchers, ms...)
 		}
 		for _, team := range rule.Teams {
 			if _, ok := c.Teams[team]; !ok {
@@ -338,8 +347,17 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 		}
 		r.webhookURL = webhook
 	default:
-		if !validKey(key) {
-			return fmt.Errorf("%s: key is empty or holds white space", field)
+		keyField, urlField := "key", "url"
+		if r.KeyFile != "" {
+			keyField, urlField = "key_file", "url_file"
+		}
+		switch {
+		case strings.ContainsAny(key, urlChars):
+			// The WeCom console hands out the whole webhook URL; every send
+			// with it as the key would fail with errcode 93000.
+			return fmt.Errorf("%s: %s holds one of %s, as a URL does: use %s: for a full webhook URL, or give only the key", field, keyField, urlChars, urlField)
+		case !validKey(key):
+			return fmt.Errorf("%s: %s is empty or holds white space", field, keyField)
 		}
 		r.webhookURL = withKey(c.Global.APIURL, key)
 	}
@@ -393,8 +411,11 @@ func (c *Config) Team(name string) ([]string, bool) {
 	return emails, ok
 }
 
+// urlChars are the characters of a URL around a key, never in a key itself.
+const urlChars = ":/?=&%#"
+
 // validKey reports whether key can be a robot key.
-func validKey(key string) bool { return key != "" && !strings.ContainsAny(key, " \t\r\n") }
+func validKey(key string) bool { return key != "" && !strings.ContainsAny(key, " \t\r\n"+urlChars) }
 
 // withKey returns apiURL with the robot key in its query.
 func withKey(apiURL, key string) string {
@@ -440,4 +461,53 @@ func resolve(dir, path string) string {
 		return path
 	}
 	return filepath.Join(dir, path)
+}
+
+// redactURL returns u without its user info, query and fragment, which may
+// hold a key. It is for errors, so u need not parse.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	rest := u
+	if _, after, ok := strings.Cut(u, "://"); ok {
+		rest = after
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		u = u[:len(u)-len(rest)] + rest[i+1:]
+	}
+	return u
+}
+
+var (
+	// yamlValue is a type error of yaml.v3, which quotes the start of the value.
+	yamlValue = regexp.MustCompile("(?s)^(line [0-9]+: cannot unmarshal [^ ]+) `.*`( into [^`]*)$")
+	// yamlField is an unknown field of strict decoding.
+	yamlField = regexp.MustCompile(`(?s)^(line [0-9]+: )field (.*) not found in (type [^ ]+)$`)
+	// fieldName is what an unknown field that is a typo looks like; a key
+	// given as a field does not (it starts with a digit or holds a -).
+	fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	// quoted is a value an unmarshaler quotes in its error, with the
+	// space or ": " that introduces it.
+	quoted = regexp.MustCompile(`:? "(?:[^"\\]|\\.)*"`)
+)
+
+// redactYAMLError rewrites a decoding error so that it quotes no value from
+// the file, which may be a robot key in the wrong place; line numbers, types
+// and field names stay. An unknown field is named only if it looks like one.
+func redactYAMLError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return errors.New(quoted.ReplaceAllString(err.Error(), ""))
+	}
+	lines := make([]string, len(te.Errors))
+	for i, line := range te.Errors {
+		line = yamlValue.ReplaceAllString(line, "$1$2")
+		if m := yamlField.FindStringSubmatch(line); m != nil && !fieldName.MatchString(m[2]) {
+			line = m[1] + "unknown field in " + m[3]
+		}
+		lines[i] = line
+	}
+	return &yaml.TypeError{Errors: lines}
 }

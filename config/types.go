@@ -133,10 +133,16 @@ type Schedule struct {
 // Override puts Member on call from From until To; with Covers, only in
 // place of that member.
 type Override struct {
-	Member string    `yaml:"member"`
-	Covers string    `yaml:"covers"`
-	From   time.Time `yaml:"from"`
-	To     time.Time `yaml:"to"`
+	Member string `yaml:"member"`
+	Covers string `yaml:"covers"`
+	// From and To are RFC 3339 times, or times without an offset
+	// (2006-01-02 15:04:05, 2006-01-02T15:04:05, 2006-01-02 15:04,
+	// 2006-01-02) in the schedule's time zone; strings, because YAML would
+	// read the latter in UTC.
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+
+	from, to time.Time // From and To, parsed by Load
 }
 
 // ResponderRule adds responders to every alert that all its matchers match.
