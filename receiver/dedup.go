@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -10,16 +11,21 @@ import (
 // dedup remembers delivered notifications for a while. Alertmanager retries
 // a notification whose earlier try reached WeCom when its own timeout fired
 // first; a repeat of the same robot, group, status and alert set within the
-// window is acknowledged without posting it again.
+// window is acknowledged without posting it again. A notification is
+// delivered by one request at a time: an identical one arriving meanwhile
+// (from an Alertmanager HA peer, or a retry) waits for its outcome.
 type dedup struct {
 	mu      sync.Mutex
 	seed    maphash.Seed
 	expires map[uint64]time.Time
-	sweepAt time.Time
+	// inflight holds the notifications being delivered, each with a channel
+	// closed when its delivery ends.
+	inflight map[uint64]chan struct{}
+	sweepAt  time.Time
 }
 
 func newDedup() *dedup {
-	return &dedup{seed: maphash.MakeSeed(), expires: map[uint64]time.Time{}}
+	return &dedup{seed: maphash.MakeSeed(), expires: map[uint64]time.Time{}, inflight: map[uint64]chan struct{}{}}
 }
 
 // key identifies a notification for dedup: the robot's webhook (so two
@@ -40,18 +46,44 @@ func (d *dedup) key(webhookURL string, n *Notification) uint64 {
 	return h.Sum64()
 }
 
-// seen reports whether the notification with key was delivered within its window.
-func (d *dedup) seen(key uint64, now time.Time) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	exp, ok := d.expires[key]
-	return ok && now.Before(exp)
+// claim makes the caller the one delivering the notification with key,
+// after any delivery of it in flight ended, and returns false; it returns
+// true when the notification was delivered within its window, and ctx's
+// error when ctx ends first. A claim is ended by release.
+func (d *dedup) claim(ctx context.Context, key uint64, now func() time.Time) (bool, error) {
+	for {
+		d.mu.Lock()
+		if exp, ok := d.expires[key]; ok && now().Before(exp) {
+			d.mu.Unlock()
+			return true, nil
+		}
+		busy, ok := d.inflight[key]
+		if !ok {
+			d.inflight[key] = make(chan struct{})
+			d.mu.Unlock()
+			return false, nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 }
 
-// add remembers a delivered notification until expires.
-func (d *dedup) add(key uint64, expires time.Time) {
+// release ends the claim on key; a delivered notification is remembered
+// until expires, so that its repeats are acknowledged without posting.
+func (d *dedup) release(key uint64, delivered bool, expires time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if busy, ok := d.inflight[key]; ok {
+		close(busy)
+		delete(d.inflight, key)
+	}
+	if !delivered {
+		return
+	}
 	d.expires[key] = expires
 	if now := time.Now(); now.After(d.sweepAt) {
 		for k, exp := range d.expires {

@@ -16,88 +16,181 @@ import (
 // within global.max_wait: Alertmanager keeps it and retries.
 var errNotSentInTime = errors.New("not delivered within max_wait: the robot's rate limit is spent or WeCom is failing; retry later")
 
-// job is one notification waiting for its robot's budget.
+// errNotCarried ends a job that no message sent carried: a digest that
+// left a notification out must not have it acknowledged nor remembered.
+var errNotCarried = errors.New("left out of every message sent to WeCom; retry later")
+
+// defaultQueueIdle is how long a robot's queue outlives its last use once
+// its rate limit window is empty: then it has nothing left to remember.
+const defaultQueueIdle = time.Minute
+
+// job is one notification to deliver.
 type job struct {
 	state    *State
 	prep     *prepared
 	enqueued time.Time
 	deadline time.Time
+	// dedupFor, when not 0, is how long the notification is remembered
+	// under dedupKey once WeCom accepted it; the job holds the dedup claim
+	// on dedupKey until it finishes, whether or not its request still waits.
+	dedupKey uint64
+	dedupFor time.Duration
 	// done receives the delivery's outcome once: nil when WeCom accepted
 	// every message carrying the notification.
 	done chan error
-	// pending counts messages carrying the job not yet accepted.
-	pending int
+	// pending counts messages carrying the job not yet accepted; finished
+	// is set once done was sent. Both belong to whoever holds the job: its
+	// submitter, or the worker once it took the job from the queue.
+	pending  int
+	finished bool
 }
 
-// robotQueue delivers one robot's notifications in order within its rate
-// limit, merging what waits into digests. Each robot has its own queue and
-// goroutine, so one robot's backlog never delays another.
+// robotQueue delivers the notifications for one webhook URL in order within
+// its rate limit, merging what waits into digests. Each webhook has its own
+// queue and goroutine, so one robot's backlog never delays another; the
+// queue is dropped once idle, and made again on next use.
 type robotQueue struct {
-	name string
-	// url is the robot's webhook URL, key included: a secret.
-	url     string
+	// url is the robot's webhook URL, key included: a secret, and the
+	// queue's key in Receiver.queues.
+	url string
+	// name is the robot the queue was made for, labelling its depth.
+	name    string
 	limiter *limiter
 	r       *Receiver
+
+	// users counts the requests holding the queue, and running says whether
+	// its worker runs; both are guarded by r.queuesMu.
+	users   int
+	running bool
 
 	mu      sync.Mutex
 	waiting []*job
 	wake    chan struct{}
 }
 
-// queueFor returns the queue of the robot at webhookURL, made on first use
-// and kept across reloads so that the budget already spent is remembered; a
-// reload that changes the robot's rate limit or key starts a new one.
+// queueFor returns the queue of the webhook URL, made on first use and kept
+// while in use or while its rate limit window remembers sends, across
+// reloads: it is keyed by what WeCom counts by (the URL, key included), and
+// a reload that changes the rate limit changes it in place, so the budget
+// already spent still counts. The caller must give the queue back with
+// releaseQueue.
 func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string) *robotQueue {
 	limit := state.Config.Limit(robot)
-	key := queueKey{robot: robot.Name, messages: limit.Messages, per: time.Duration(limit.Per), url: webhookURL}
 	r.queuesMu.Lock()
 	defer r.queuesMu.Unlock()
-	if q, ok := r.queues[key]; ok {
-		return q
+	q, ok := r.queues[webhookURL]
+	if ok {
+		q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
+	} else {
+		q = &robotQueue{
+			name:    robot.Name,
+			url:     webhookURL,
+			limiter: newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
+			r:       r,
+			wake:    make(chan struct{}, 1),
+		}
+		r.queues[webhookURL] = q
 	}
-	q := &robotQueue{
-		name:    robot.Name,
-		url:     webhookURL,
-		limiter: newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
-		r:       r,
-		wake:    make(chan struct{}, 1),
-	}
-	r.queues[key] = q
-	if !q.limiter.unlimited() {
+	q.users++
+	if !q.running && !q.limiter.unlimited() {
+		q.running = true
 		go q.run()
 	}
 	return q
 }
 
-// queueKey identifies a robot's queue: a reload that changes the robot's
-// rate limit or webhook URL starts a new one.
-type queueKey struct {
-	robot    string
-	messages int
-	per      time.Duration
-	url      string // a secret: never printed
+// releaseQueue gives back a queue taken with queueFor. A queue without a
+// worker (an unlimited one) has nothing to remember: it is dropped with its
+// last user.
+func (r *Receiver) releaseQueue(q *robotQueue) {
+	r.queuesMu.Lock()
+	defer r.queuesMu.Unlock()
+	if q.users--; q.users == 0 && !q.running {
+		r.dropQueue(q)
+	}
 }
 
-// submit delivers a prepared notification and returns nil once WeCom
-// accepted it, or why not; it gives up waiting at deadline.
-func (q *robotQueue) submit(ctx context.Context, state *State, p *prepared, deadline time.Time) error {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	if q.limiter.unlimited() {
-		rendered, err := state.renderPrepared(p, Unlimited)
+// dropIdle drops q and reports true when nobody uses it, nothing waits and
+// its limiter remembers nothing; its worker then exits. Checked under
+// r.queuesMu, so that a request finding q meanwhile is never left with a
+// queue nobody serves.
+func (r *Receiver) dropIdle(q *robotQueue) bool {
+	r.queuesMu.Lock()
+	defer r.queuesMu.Unlock()
+	q.mu.Lock()
+	waiting := len(q.waiting)
+	q.mu.Unlock()
+	if q.users > 0 || waiting > 0 || q.limiter.idleIn() > 0 {
+		return false
+	}
+	q.running = false
+	r.dropQueue(q)
+	return true
+}
+
+// dropQueue removes q from r.queues; r.queuesMu is held.
+func (r *Receiver) dropQueue(q *robotQueue) {
+	if r.queues[q.url] == q {
+		delete(r.queues, q.url)
+	}
+}
+
+// finish ends j with its outcome: its dedup claim is released (and the
+// notification remembered when WeCom accepted it), and its submitter, if
+// it still waits, told.
+func (r *Receiver) finish(j *job, err error) {
+	if j.finished {
+		return
+	}
+	j.finished = true
+	if j.dedupFor > 0 {
+		r.dedup.release(j.dedupKey, err == nil, r.now().Add(j.dedupFor))
+	}
+	j.done <- err
+}
+
+// deliverNotification delivers a prepared notification to the robot at
+// webhookURL by deadline and returns nil once WeCom accepted it, or why
+// not. With a dedup window, a notification delivered within it is not
+// posted again (duplicate is true), and one being delivered by another
+// request is waited for.
+func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhookURL string, n *Notification, p *prepared, deadline time.Time) (duplicate bool, err error) {
+	j := &job{state: state, prep: p, deadline: deadline, done: make(chan error, 1)}
+	if window := time.Duration(state.Config.Global.DedupWindow); window > 0 {
+		j.dedupKey, j.dedupFor = r.dedup.key(webhookURL, n), window
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		duplicate, err := r.dedup.claim(wctx, j.dedupKey, r.now)
+		cancel()
 		if err != nil {
-			return err
+			return false, fmt.Errorf("waiting for an identical notification being delivered: %w", errNotSentInTime)
 		}
-		q.r.recordRender(p.robot.Name, rendered)
-		for i, m := range rendered.Messages {
-			if err := q.send(ctx, state, p.robot, m); err != nil {
-				return fmt.Errorf("message %d of %d: %w", i+1, len(rendered.Messages), err)
-			}
+		if duplicate {
+			return true, nil
 		}
-		return nil
+	}
+	q := r.queueFor(state, p.robot, webhookURL)
+	defer r.releaseQueue(q)
+	return false, q.submit(ctx, j)
+}
+
+// submit delivers j and returns nil once WeCom accepted it, or why not; it
+// gives up waiting at j's deadline or when ctx ends, but a delivery under
+// way goes on, and finishes j whoever waits.
+func (q *robotQueue) submit(ctx context.Context, j *job) error {
+	if q.limiter.unlimited() {
+		// Not cancelled with the request: once posting began, finishing and
+		// remembering it is what keeps Alertmanager's retry from posting
+		// it twice.
+		sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), j.deadline)
+		defer cancel()
+		err := q.sendNow(sctx, j)
+		q.r.finish(j, err)
+		return err
 	}
 
-	j := &job{state: state, prep: p, enqueued: q.r.now(), deadline: deadline, done: make(chan error, 1)}
+	ctx, cancel := context.WithDeadline(ctx, j.deadline)
+	defer cancel()
+	j.enqueued = q.r.now()
 	q.mu.Lock()
 	q.waiting = append(q.waiting, j)
 	q.r.metrics.queueDepth.WithLabelValues(q.name).Set(float64(len(q.waiting)))
@@ -111,7 +204,11 @@ func (q *robotQueue) submit(ctx context.Context, state *State, p *prepared, dead
 		return err
 	case <-ctx.Done():
 	}
-	if q.remove(j) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if q.remove(j) {
+		q.r.finish(j, errNotSentInTime)
+		return errNotSentInTime
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return errNotSentInTime
 	}
 	// The worker is sending it and gives up by the same deadline: wait for
@@ -122,6 +219,22 @@ func (q *robotQueue) submit(ctx context.Context, state *State, p *prepared, dead
 	case <-time.After(time.Second):
 		return errNotSentInTime
 	}
+}
+
+// sendNow renders j and sends its messages at once, for a robot without a
+// rate limit.
+func (q *robotQueue) sendNow(ctx context.Context, j *job) error {
+	rendered, err := j.state.renderPrepared(j.prep, Unlimited)
+	if err != nil {
+		return err
+	}
+	q.r.recordRender(j.prep.robot.Name, rendered)
+	for i, m := range rendered.Messages {
+		if err := q.send(ctx, j.state, j.prep.robot, m); err != nil {
+			return fmt.Errorf("message %d of %d: %w", i+1, len(rendered.Messages), err)
+		}
+	}
+	return nil
 }
 
 // remove drops j from the waiting list and reports whether it was there,
@@ -140,18 +253,22 @@ func (q *robotQueue) remove(j *job) bool {
 }
 
 // run is the robot's worker: it waits for notifications and budget, then
-// sends what is waiting, merged.
+// sends what is waiting, merged; it returns once the queue was dropped,
+// idle.
 func (q *robotQueue) run() {
 	for {
 		jobs := q.next()
+		if jobs == nil {
+			return
+		}
 		q.deliver(jobs)
 	}
 }
 
 // next returns the notifications to send together, once the robot may
-// send. When more than half the budget of the window is spent, it lingers
-// a little so that a storm becomes a few digests instead of a message per
-// group.
+// send, or nil once the queue was dropped, idle. When more than half the
+// budget of the window is spent, it lingers a little so that a storm
+// becomes a few digests instead of a message per group.
 func (q *robotQueue) next() []*job {
 	for {
 		q.mu.Lock()
@@ -162,7 +279,9 @@ func (q *robotQueue) next() []*job {
 		}
 		q.mu.Unlock()
 		if n == 0 {
-			<-q.wake
+			if q.idle() {
+				return nil
+			}
 			continue
 		}
 		if wait := q.limiter.wait(); wait > 0 {
@@ -188,14 +307,32 @@ func (q *robotQueue) next() []*job {
 	}
 }
 
+// idle waits for a notification and returns false, or returns true once
+// the queue, idle for r.queueIdle after its limiter's window emptied, was
+// dropped.
+func (q *robotQueue) idle() bool {
+	for {
+		t := time.NewTimer(q.limiter.idleIn() + q.r.queueIdle)
+		select {
+		case <-q.wake:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		if q.r.dropIdle(q) {
+			return true
+		}
+	}
+}
+
 // linger is how long notifications wait to be merged: nothing while most of
 // the budget is left, then the time one message's share of the window takes, twice.
 func (q *robotQueue) linger() time.Duration {
-	l := q.limiter
-	if l.used()*2 < l.n {
+	n, per := q.limiter.limit()
+	if n <= 0 || q.limiter.used()*2 < n {
 		return 0
 	}
-	return 2 * l.per / time.Duration(l.n)
+	return 2 * per / time.Duration(n)
 }
 
 func (q *robotQueue) sleep(d time.Duration) {
@@ -207,6 +344,14 @@ func (q *robotQueue) sleep(d time.Duration) {
 // deliver sends jobs, alone or as a digest, and answers each job as soon as
 // every message carrying it was accepted, or failed for good.
 func (q *robotQueue) deliver(jobs []*job) {
+	// Every job is finished, delivered or not, whoever still waits for it:
+	// its dedup claim is released only then.
+	failure := errNotCarried
+	defer func() {
+		for _, j := range jobs {
+			q.r.finish(j, failure)
+		}
+	}()
 	now := q.r.now()
 	deadline := now
 	for _, j := range jobs {
@@ -223,7 +368,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 	if len(jobs) == 1 {
 		rendered, err := state.renderPrepared(jobs[0].prep, q.limiter.available())
 		if err != nil {
-			jobs[0].done <- err
+			failure = err
 			return
 		}
 		q.r.recordRender(q.name, rendered)
@@ -237,12 +382,14 @@ func (q *robotQueue) deliver(jobs []*job) {
 		for i, j := range jobs {
 			preps[i] = j.prep
 		}
+		var solos []*Rendered
 		var err error
-		if messages, carries, err = state.digest(robot, preps); err != nil {
-			for _, j := range jobs {
-				j.done <- err
-			}
+		if messages, carries, solos, err = state.digest(robot, preps, q.limiter.available()); err != nil {
+			failure = err
 			return
+		}
+		for _, rendered := range solos {
+			q.r.recordRender(q.name, rendered)
 		}
 		q.r.metrics.merged.WithLabelValues(q.name).Add(float64(len(jobs)))
 	}
@@ -257,24 +404,18 @@ func (q *robotQueue) deliver(jobs []*job) {
 	// Wait until the whole batch fits the budget, so that a card is not
 	// posted without its companion (which Alertmanager's retry would post
 	// again, card and all).
-	if need := min(len(messages), q.limiter.n); need > 1 {
-		_ = sleepCtx(ctx, q.limiter.waitN(need)) // on timeout, send reports it
+	if len(messages) > 1 {
+		_ = sleepCtx(ctx, q.limiter.waitN(len(messages))) // on timeout, send reports it
 	}
 	for i, m := range messages {
 		if err := q.send(ctx, state, robot, m); err != nil {
-			err = fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)
-			for _, j := range jobs {
-				if j.pending > 0 {
-					j.pending = 0
-					j.done <- err
-				}
-			}
+			failure = fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)
 			return
 		}
 		for _, ji := range carries[i] {
 			if j := jobs[ji]; j.pending > 0 {
 				if j.pending--; j.pending == 0 {
-					j.done <- nil
+					q.r.finish(j, nil)
 				}
 			}
 		}

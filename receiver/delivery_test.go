@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
@@ -194,9 +195,9 @@ func TestDigest(t *testing.T) {
 		}
 		preps = append(preps, state.prepare(robot, &n.Data))
 	}
-	messages, carries, err := state.digest(robot, preps)
-	if err != nil {
-		t.Fatal(err)
+	messages, carries, solos, err := state.digest(robot, preps, Unlimited)
+	if err != nil || len(solos) != 0 {
+		t.Fatal(err, solos)
 	}
 	if len(messages) != 2 || len(carries) != 2 {
 		t.Fatalf("%d messages, %d carries; want a card and a companion", len(messages), len(carries))
@@ -213,5 +214,104 @@ func TestDigest(t *testing.T) {
 	}
 	if fmt.Sprint(carries) != "[[0 1 2] [0 1 2]]" {
 		t.Errorf("carries = %v", carries)
+	}
+}
+
+// TestDigestKeepsEveryAlert: a notification too large for a digest's card
+// is not merged (its alerts cut away, its request acknowledged) but sent on
+// its own, split as it would be alone.
+func TestDigestKeepsEveryAlert(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	robot := state.Config.Robots["table"]
+	var preps []*prepared
+	for _, body := range [][]byte{
+		notification(t, "firing", template.KV{"alertname": "Small"}),
+		notification(t, "firing", diskFull(60)...),
+		notification(t, "firing", template.KV{"alertname": "Other"}),
+	} {
+		var n Notification
+		if err := json.Unmarshal(body, &n); err != nil {
+			t.Fatal(err)
+		}
+		preps = append(preps, state.prepare(robot, &n.Data))
+	}
+	messages, carries, solos, err := state.digest(robot, preps, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(solos) != 1 || solos[0].Parts < 2 {
+		t.Fatalf("solos %+v: want the large notification alone, split", solos)
+	}
+	var all strings.Builder
+	for i, m := range messages {
+		if err := m.Validate(); err != nil {
+			t.Errorf("message %d: %v", i, err)
+		}
+		all.WriteString(m.Content())
+		if i > 0 && fmt.Sprint(carries[i]) != "[1]" {
+			t.Errorf("message %d carries %v, want the large notification", i, carries[i])
+		}
+	}
+	if fmt.Sprint(carries[0]) != "[0 2]" || !strings.Contains(messages[0].Content(), "Alert digest: 2 notifications") {
+		t.Errorf("first message carries %v:\n%s", carries[0], messages[0].Content())
+	}
+	for i := range 60 {
+		if inst := fmt.Sprintf("数据库-%03d-", i); !strings.Contains(all.String(), inst) {
+			t.Errorf("%s lost", inst)
+		}
+	}
+}
+
+// TestDigestFooterFits: a digest whose responders fill more than a card
+// still sends messages WeCom accepts, and mentions every responder, inline
+// or at the bottom of the companion.
+func TestDigestFooterFits(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	for _, robotName := range []string{"table", "text"} {
+		robot := state.Config.Robots[robotName]
+		var preps []*prepared
+		var ids []string
+		for i := range 2 {
+			var n Notification
+			if err := json.Unmarshal(notification(t, "firing", template.KV{"alertname": fmt.Sprint("A", i)}), &n); err != nil {
+				t.Fatal(err)
+			}
+			p := state.prepare(robot, &n.Data)
+			for j := range 170 {
+				id := fmt.Sprintf("user%d_%03d", i, j)
+				ids = append(ids, id)
+				p.mentions = append(p.mentions, responders.Mention{Responder: responders.Responder{Name: "Responder " + id, Email: id + "@corp.com"}, UserID: id, Outcome: "mapping_table"})
+			}
+			preps = append(preps, p)
+		}
+		messages, _, _, err := state.digest(robot, preps, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mentioned := map[string]bool{}
+		for i, m := range messages {
+			if err := m.Validate(); err != nil {
+				t.Errorf("%s message %d: WeCom would refuse: %v", robotName, i, err)
+			}
+			if m.Text != nil {
+				for _, id := range m.Text.MentionedList {
+					mentioned[id] = true
+				}
+			}
+			if m.Markdown != nil {
+				for _, id := range ids {
+					if strings.Contains(m.Markdown.Content, "<@"+id+">") {
+						mentioned[id] = true
+					}
+				}
+			}
+		}
+		for _, id := range ids {
+			if !mentioned[id] {
+				t.Errorf("%s: %s is not mentioned", robotName, id)
+			}
+		}
 	}
 }

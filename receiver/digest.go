@@ -14,75 +14,103 @@ import (
 // as fit: each notification becomes a compact block (its status and
 // alerts), blocks are packed in order into numbered cards, and the union of
 // their responders is mentioned once, in the first card and its companion.
-// carries[i] lists the indexes of the notifications messages[i] carries.
-func (s *State) digest(robot *config.Robot, preps []*prepared) (messages []*wecom.Message, carries [][]int, err error) {
+// A notification whose block does not fit in a card is not merged: it is
+// rendered on its own, split or truncated within budget as it would be
+// alone, after the digest; solos are those renderings. carries[i] lists
+// the indexes of the notifications messages[i] carries.
+func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (messages []*wecom.Message, carries [][]int, solos []*Rendered, err error) {
 	blockText := templates.DigestMessage(robot.MsgType, robot.Language)
-	blocks := make([]string, len(preps))
+	limit := wecom.ContentLimit(robot.MsgType)
+	// Room for the largest header a card can get.
+	room := limit - len(digestHeader(robot, len(preps), len(preps), len(preps))) - 2
+
+	var merged []int // indexes into preps of the notifications merged
+	var blocks []string
 	var union []responders.Mention
 	mentionAll := false
+	var alone []int
 	for i, p := range preps {
 		d := *p.data
 		d.Mentions, d.InlineMentions = "", nil
 		b, err := s.Templates.Execute(blockText, &d)
 		if err != nil {
-			return nil, nil, fmt.Errorf("render digest of robot %s: %w", robot.Name, err)
+			return nil, nil, nil, fmt.Errorf("render digest of robot %s: %w", robot.Name, err)
 		}
-		blocks[i] = strings.TrimSpace(b)
+		b = strings.TrimSpace(b)
+		if len(b) > room/2 {
+			alone = append(alone, i)
+			continue
+		}
+		merged = append(merged, i)
+		blocks = append(blocks, b)
 		union = append(union, p.mentions...)
 		mentionAll = mentionAll || p.mentionAll
 	}
-	union = uniqueMentions(union)
-	_, mentionText, inline := displayMentions(robot, union)
-	footer := ""
-	if mentionText != "" {
-		footer = "\n\n" + respondersLabel(robot.Language) + templates.PlaceMentions(mentionText, inline)
-	}
 
-	limit := wecom.ContentLimit(robot.MsgType)
-	header := func(i, n int) string { return digestHeader(robot, len(preps), i, n) }
-	// Room for the largest header a card can get, and the footer on the first.
-	room := limit - len(header(len(preps), len(preps))) - 2
-	type card struct {
-		blocks  []string
-		size    int
-		carries []int
+	if len(merged) == 1 {
+		// A digest of one is the notification on its own.
+		alone, merged = append(merged, alone...), nil
 	}
-	cards := []*card{{size: len(footer)}}
-	for i, b := range blocks {
-		if len(b) > room-len(footer) {
-			b = wecom.Cut(b, room-len(footer)-len("\n…")) + "\n…"
+	if len(merged) > 0 {
+		union = uniqueMentions(union)
+		_, mentionText, inline := displayMentions(robot, union)
+		footer := ""
+		if mentionText != "" {
+			// At most half a card: assemble moves the mentions a cut
+			// footer lost to the companion's mentioned_list.
+			footer = "\n\n" + respondersLabel(robot.Language) + templates.PlaceMentions(mentionText, inline)
+			if len(footer) > room/2 {
+				footer = wecom.Cut(footer, room/2-len("…")) + "…"
+			}
 		}
-		c := cards[len(cards)-1]
-		if len(c.blocks) > 0 && c.size+2+len(b) > room {
-			c = &card{}
-			cards = append(cards, c)
+		type card struct {
+			blocks  []string
+			size    int
+			carries []int
 		}
-		c.blocks = append(c.blocks, b)
-		c.size += 2 + len(b)
-		c.carries = append(c.carries, i)
-	}
-	contents := make([]string, len(cards))
-	for i, c := range cards {
-		contents[i] = header(i+1, len(cards)) + "\n\n" + strings.Join(c.blocks, "\n\n")
-		carries = append(carries, c.carries)
-	}
-	contents[0] += footer
+		cards := []*card{{size: len(footer)}}
+		for k, b := range blocks {
+			c := cards[len(cards)-1]
+			if len(c.blocks) > 0 && c.size+2+len(b) > room {
+				c = &card{}
+				cards = append(cards, c)
+			}
+			c.blocks = append(c.blocks, b)
+			c.size += 2 + len(b)
+			c.carries = append(c.carries, merged[k])
+		}
+		contents := make([]string, len(cards))
+		for i, c := range cards {
+			contents[i] = digestHeader(robot, len(merged), i+1, len(cards)) + "\n\n" + strings.Join(c.blocks, "\n\n")
+			carries = append(carries, c.carries)
+		}
+		contents[0] += footer
 
-	messages, err = assemble(robot, contents, union, mentionAll, func() (string, error) {
-		return digestTitle(robot.Language, len(preps)) + lookWords(robot.Language), nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(messages) > len(contents) {
-		// The companion follows the first card and carries every notification.
-		all := make([]int, len(preps))
-		for i := range all {
-			all[i] = i
+		messages, err = assemble(robot, contents, union, mentionAll, func() (string, error) {
+			return digestTitle(robot.Language, len(merged)) + lookWords(robot.Language), nil
+		})
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		carries = append(carries[:1], append([][]int{all}, carries[1:]...)...)
+		if len(messages) > len(contents) {
+			// The companion follows the first card and carries every merged notification.
+			carries = append(carries[:1], append([][]int{merged}, carries[1:]...)...)
+		}
+		budget -= len(messages)
 	}
-	return messages, carries, nil
+	for _, i := range alone {
+		rendered, err := s.renderPrepared(preps[i], max(budget, 1))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		budget -= len(rendered.Messages)
+		solos = append(solos, rendered)
+		for _, m := range rendered.Messages {
+			messages = append(messages, m)
+			carries = append(carries, []int{i})
+		}
+	}
+	return messages, carries, solos, nil
 }
 
 // uniqueMentions drops repeated responders, keeping the first.

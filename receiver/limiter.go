@@ -7,13 +7,14 @@ import (
 
 // limiter keeps one robot within a budget of n messages in any window of
 // length per, the way WeCom counts (a sliding window is never looser than
-// a fixed one). A limiter with n <= 0 never limits.
+// a fixed one). A limiter with n <= 0 never limits. A reload may change n
+// and per in place: the messages already sent still count.
 type limiter struct {
-	n   int
-	per time.Duration
 	now func() time.Time
 
 	mu   sync.Mutex
+	n    int
+	per  time.Duration
 	sent []time.Time // send times within the last window, oldest first
 	// blockedUntil is set when WeCom answered 45009: someone else shares
 	// the robot, so nothing is sent before the window frees.
@@ -24,8 +25,26 @@ func newLimiter(n int, per time.Duration, now func() time.Time) *limiter {
 	return &limiter{n: n, per: per, now: now}
 }
 
+// setLimit changes the budget to n messages per per, keeping the send
+// times and any block: WeCom still counts what was sent under the old one.
+func (l *limiter) setLimit(n int, per time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n, l.per = n, per
+}
+
+// limit returns the budget: n messages per per.
+func (l *limiter) limit() (n int, per time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n, l.per
+}
+
 // unlimited reports whether the limiter never limits.
-func (l *limiter) unlimited() bool { return l.n <= 0 }
+func (l *limiter) unlimited() bool {
+	n, _ := l.limit()
+	return n <= 0
+}
 
 // expire drops send times that left the window; l.mu is held.
 func (l *limiter) expire(now time.Time) {
@@ -38,17 +57,17 @@ func (l *limiter) expire(now time.Time) {
 
 // available returns how many messages may be sent now.
 func (l *limiter) available() int {
-	if l.unlimited() {
-		return int(^uint(0) >> 1)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.n <= 0 {
+		return int(^uint(0) >> 1)
+	}
 	now := l.now()
 	if now.Before(l.blockedUntil) {
 		return 0
 	}
 	l.expire(now)
-	return l.n - len(l.sent)
+	return max(l.n-len(l.sent), 0)
 }
 
 // used returns how many messages were sent within the window.
@@ -61,11 +80,11 @@ func (l *limiter) used() int {
 
 // take records k messages as sent now, if the budget allows all of them.
 func (l *limiter) take(k int) bool {
-	if l.unlimited() {
-		return true
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.n <= 0 {
+		return true
+	}
 	now := l.now()
 	if now.Before(l.blockedUntil) {
 		return false
@@ -83,18 +102,37 @@ func (l *limiter) take(k int) bool {
 // wait returns how long until one more message may be sent.
 func (l *limiter) wait() time.Duration { return l.waitN(1) }
 
-// waitN returns how long until k more messages (k <= n) may be sent.
+// waitN returns how long until k more messages may be sent; k is capped
+// at n, so that a batch larger than the budget waits for an empty window.
 func (l *limiter) waitN(k int) time.Duration {
-	if l.unlimited() {
-		return 0
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.n <= 0 {
+		return 0
+	}
+	k = min(k, l.n)
 	now := l.now()
 	l.expire(now)
 	d := time.Duration(0)
 	if over := len(l.sent) + k - l.n; over > 0 {
 		d = l.sent[over-1].Add(l.per).Sub(now)
+	}
+	if b := l.blockedUntil.Sub(now); b > d {
+		d = b
+	}
+	return d
+}
+
+// idleIn returns how long until nothing sent counts any more and no block
+// holds: 0 when the limiter remembers nothing worth keeping.
+func (l *limiter) idleIn() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.expire(now)
+	d := time.Duration(0)
+	if len(l.sent) > 0 {
+		d = l.sent[len(l.sent)-1].Add(l.per).Sub(now)
 	}
 	if b := l.blockedUntil.Sub(now); b > d {
 		d = b

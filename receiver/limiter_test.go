@@ -55,3 +55,35 @@ func TestLimiterUnlimited(t *testing.T) {
 		t.Error("unlimited limiter asks to wait")
 	}
 }
+
+// A changed limit keeps the send times and any block: WeCom still counts them.
+func TestLimiterSetLimit(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)}
+	l := newLimiter(3, time.Minute, clock.now)
+	if !l.take(3) {
+		t.Fatal("took less than the budget")
+	}
+	clock.advance(10 * time.Second)
+	l.setLimit(2, time.Minute)
+	if got := l.available(); got != 0 {
+		t.Errorf("3 sent, limit lowered to 2: available %d, want 0", got)
+	}
+	if got := l.wait(); got != 50*time.Second {
+		t.Errorf("wait = %s, want 50s (until the sends leave the window)", got)
+	}
+	if got := l.waitN(5); got != 50*time.Second {
+		t.Errorf("waitN(5) = %s, want 50s (capped at the budget)", got)
+	}
+	l.block()
+	l.setLimit(5, time.Minute)
+	if l.take(1) || l.wait() != time.Minute {
+		t.Errorf("block lost with the new limit: wait %s", l.wait())
+	}
+	if got := l.idleIn(); got != time.Minute {
+		t.Errorf("idleIn = %s, want 1m (the block)", got)
+	}
+	clock.advance(time.Minute)
+	if got, idle := l.available(), l.idleIn(); got != 5 || idle != 0 {
+		t.Errorf("after the window: available %d, idleIn %s; want 5, 0", got, idle)
+	}
+}

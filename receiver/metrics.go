@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "notifications_total",
-			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed).",
+			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate).",
 		}, []string{"robot", "result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,

@@ -58,10 +58,10 @@ func NewState(cfg *config.Config) (*State, error) {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Robots)) {
 		robot := cfg.Robots[name]
 		if _, err := s.Render(robot, sample, Unlimited); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (rendered for a sample notification: alert ConfigCheck, firing and resolved)", err)
 		}
 		p := s.prepare(robot, sample)
-		if _, _, err := s.digest(robot, []*prepared{p, p}); err != nil {
+		if _, _, _, err := s.digest(robot, []*prepared{p, p}, Unlimited); err != nil {
 			return nil, err
 		}
 	}
@@ -75,7 +75,7 @@ func sampleNotification() *template.Data {
 		Receiver: "wecom",
 		Status:   "firing",
 		Alerts: template.Alerts{
-			{Status: "firing", Labels: template.KV{"alertname": "ConfigCheck", "severity": "critical"},
+			{Status: "firing", Labels: template.KV{"alertname": "ConfigCheck", "severity": "critical", "instance": "host-1:9100", "job": "node"},
 				Annotations: template.KV{"summary": "configuration check"}, StartsAt: now, Fingerprint: "0"},
 			{Status: "resolved", Labels: template.KV{"alertname": "ConfigCheck", "severity": "warning"},
 				StartsAt: now.Add(-time.Hour), EndsAt: now, Fingerprint: "1"},
@@ -108,21 +108,26 @@ type Receiver struct {
 	now     func() time.Time
 	dedup   *dedup
 
-	queuesMu sync.Mutex
-	queues   map[queueKey]*robotQueue
+	// queues holds a queue per webhook URL (a secret: never printed) while
+	// it is in use or remembers sends; queueIdle is how long an idle one
+	// outlives its rate limit window.
+	queuesMu  sync.Mutex
+	queues    map[string]*robotQueue
+	queueIdle time.Duration
 }
 
 // New returns a receiver serving state; with a nil state it answers 503
 // until SetState.
 func New(state *State, opts Options) *Receiver {
 	r := &Receiver{
-		logger:  opts.Logger,
-		metrics: newMetrics(opts.Registerer),
-		dryRun:  opts.DryRun,
-		maxBody: opts.MaxRequestBytes,
-		now:     time.Now,
-		dedup:   newDedup(),
-		queues:  map[queueKey]*robotQueue{},
+		logger:    opts.Logger,
+		metrics:   newMetrics(opts.Registerer),
+		dryRun:    opts.DryRun,
+		maxBody:   opts.MaxRequestBytes,
+		now:       time.Now,
+		dedup:     newDedup(),
+		queues:    map[string]*robotQueue{},
+		queueIdle: defaultQueueIdle,
 	}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
@@ -201,20 +206,14 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		r.dryRunLog(w, logAttrs, state, p)
 		return
 	}
-	dedupWindow := time.Duration(state.Config.Global.DedupWindow)
-	var dedupKey uint64
-	if dedupWindow > 0 {
-		dedupKey = r.dedup.key(webhookURL, n)
-		if r.dedup.seen(dedupKey, r.now()) {
-			r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
-			r.logger.Info("Notification already delivered; acknowledged without posting again", logAttrs...)
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-	}
-
 	maxWait := time.Duration(state.Config.Global.MaxWait)
-	err = r.queueFor(state, robot, webhookURL).submit(req.Context(), state, p, r.now().Add(maxWait))
+	duplicate, err := r.deliverNotification(req.Context(), state, webhookURL, n, p, r.now().Add(maxWait))
+	if duplicate {
+		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
+		r.logger.Info("Notification already delivered; acknowledged without posting again", logAttrs...)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if err != nil {
 		r.metrics.notifications.WithLabelValues(name, resultFailed).Inc()
 		r.logger.Error("WeCom did not accept the notification", withAttrs(logAttrs, "err", err)...)
@@ -225,9 +224,6 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		}
 		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), status)
 		return
-	}
-	if dedupWindow > 0 {
-		r.dedup.add(dedupKey, r.now().Add(dedupWindow))
 	}
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
 	r.logger.Debug("Delivered notification", logAttrs...)

@@ -1,0 +1,267 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
+)
+
+// postWithTimeout posts body to robot like an Alertmanager whose own
+// timeout fires after timeout, and reports whether it got an answer.
+func (tr *testReceiver) postWithTimeout(t *testing.T, robot string, body []byte, timeout time.Duration) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tr.server.URL+"/robots/"+robot+"/send", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// Alertmanager's own timeout fires while WeCom is answering: the delivery
+// goes on, and Alertmanager's retry of what WeCom accepted is acknowledged
+// without posting it again, with or without a rate limit.
+func TestDuplicateAfterAlertmanagerTimeout(t *testing.T) {
+	for _, tc := range []struct{ name, rateLimit string }{
+		{"queued", ""},
+		{"unlimited", "\n  rate_limit: {messages: 0}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{}, func(cfg string) string {
+				return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s"+tc.rateLimit, 1)
+			})
+			// A card and its companion; WeCom is slow to answer the companion.
+			body := notification(t, "firing", template.KV{"alertname": "DiskFull", "team": "dba", "severity": "critical"})
+			tr.fake.Inject("key-phone", wecomtest.Failure{}, wecomtest.Failure{Delay: 400 * time.Millisecond})
+			if tr.postWithTimeout(t, "phone", body, 150*time.Millisecond) {
+				t.Fatal("expected the client to time out")
+			}
+			time.Sleep(600 * time.Millisecond) // the delivery completes
+			if n := len(tr.fake.AcceptedFor("key-phone")); n != 2 {
+				t.Fatalf("first try: WeCom accepted %d messages, want the card and its companion", n)
+			}
+			if code, b := tr.post(t, "phone", body); code != http.StatusOK {
+				t.Fatalf("retry: %d %s", code, b)
+			}
+			if n := len(tr.fake.AcceptedFor("key-phone")); n != 2 {
+				t.Errorf("Alertmanager's retry of a notification WeCom already accepted was posted again: %d messages accepted, want 2", n)
+			}
+			if got := tr.value(t, "notifications", "duplicate", "phone"); got != 1 {
+				t.Errorf("notifications_total{result=duplicate} = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// Notifications merged into a digest whose requests left while WeCom was
+// answering are remembered once the digest is accepted: their retries are
+// not posted again.
+func TestDuplicateOfMergedNotificationsWhoseRequestLeft(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "timeout: 500ms", "timeout: 3s", 1)
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 2, per: 2s}", 1)
+	})
+	// Half the budget spent: what comes next lingers 2s to be merged, then
+	// WeCom is slow to answer the digest.
+	tr.fake.Inject("key-table", wecomtest.Failure{}, wecomtest.Failure{Delay: time.Second})
+	if code, b := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "First"})); code != http.StatusOK {
+		t.Fatalf("first: %d %s", code, b)
+	}
+	bodies := [][]byte{
+		notification(t, "firing", template.KV{"alertname": "Second"}),
+		notification(t, "firing", template.KV{"alertname": "Third"}),
+	}
+	var wg sync.WaitGroup
+	for _, body := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tr.postWithTimeout(t, "table", body, 2500*time.Millisecond) {
+				t.Error("expected the client to time out")
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(time.Second) // the digest is accepted
+	if got := tr.value(t, "notifications_merged", "table"); got != 2 {
+		t.Fatalf("notifications_merged_total = %v, want 2", got)
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 2 {
+		t.Fatalf("WeCom accepted %d messages, want the first and the digest", n)
+	}
+	for _, body := range bodies {
+		if code, b := tr.post(t, "table", body); code != http.StatusOK {
+			t.Fatalf("retry: %d %s", code, b)
+		}
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 2 {
+		t.Errorf("retries of merged notifications WeCom accepted were posted again: %d messages, want 2", n)
+	}
+}
+
+// Two identical notifications at once (Alertmanager HA peers): the second
+// waits for the first's outcome, acknowledged when it was accepted, posted
+// itself when it failed; never posted twice.
+func TestIdenticalNotificationsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		first     wecomtest.Failure
+		wantFirst int
+	}{
+		{"first accepted", wecomtest.Failure{Delay: 300 * time.Millisecond}, http.StatusOK},
+		{"first failed", wecomtest.Failure{Delay: 300 * time.Millisecond, Errcode: wecom.ErrcodeRobotDisabled}, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			tr.fake.Inject("key-table", tc.first)
+			body := payload(t, "firing-two-alerts.json")
+			codes := make([]int, 2)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					time.Sleep(time.Duration(i) * 100 * time.Millisecond) // the second arrives while the first is being posted
+					codes[i], _ = tr.post(t, "table", body)
+				}()
+			}
+			wg.Wait()
+			if codes[0] != tc.wantFirst || codes[1] != http.StatusOK {
+				t.Errorf("answers %v, want [%d 200]", codes, tc.wantFirst)
+			}
+			if n := len(tr.fake.AcceptedFor("key-table")); n != 1 {
+				t.Errorf("WeCom accepted %d messages, want 1", n)
+			}
+		})
+	}
+}
+
+// Every distinct bearer token makes a queue and a worker; once idle (its
+// rate limit window empty) each is dropped, so that no client can grow the
+// process without bound.
+func TestIdleQueuesDropped(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 20, per: 200ms}", 1)
+	})
+	tr.recv.queueIdle = 20 * time.Millisecond
+	body := payload(t, "firing-one-alert.json")
+	before := runtime.NumGoroutine()
+	for i := range 500 {
+		resp, _ := tr.do(t, http.MethodPost, "bearer", body, http.Header{"Authorization": {fmt.Sprintf("Bearer junk-%d", i)}})
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("unknown key answered %d, want 502", resp.StatusCode)
+		}
+	}
+	var queues, after int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		tr.recv.queuesMu.Lock()
+		queues = len(tr.recv.queues)
+		tr.recv.queuesMu.Unlock()
+		if after = runtime.NumGoroutine(); queues == 0 && after-before <= 20 {
+			return
+		}
+	}
+	t.Errorf("500 bearer tokens left %d queues and %d more goroutines behind", queues, after-before)
+}
+
+// A queue is never dropped while a request holds it, between finding it
+// and queueing its notification; posts racing the worker's exit are all
+// delivered.
+func TestQueueDroppedWhileFound(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 1000, per: 1ms}\n  dedup_window: 0s", 1)
+	})
+	tr.recv.queueIdle = 0
+	tr.fake.Limit = 0 // only the race is under test
+	body := payload(t, "firing-one-alert.json")
+
+	state := tr.recv.State()
+	robot := state.Config.Robots["table"]
+	url, _ := robot.WebhookURLFor("")
+	var n Notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		t.Fatal(err)
+	}
+	q := tr.recv.queueFor(state, robot, url)
+	if code, b := tr.post(t, "table", body); code != http.StatusOK { // the window has a send
+		t.Fatalf("post: %d %s", code, b)
+	}
+	time.Sleep(50 * time.Millisecond) // idle long enough to leave, were q not held
+	j := &job{state: state, prep: state.prepare(robot, &n.Data), deadline: time.Now().Add(time.Second), done: make(chan error, 1)}
+	if err := q.submit(context.Background(), j); err != nil {
+		t.Errorf("submit to a queue held while idle: %v", err)
+	}
+	tr.recv.releaseQueue(q)
+
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 50 {
+				time.Sleep(time.Duration((i+j)%3) * time.Millisecond)
+				if code, b := tr.post(t, "table", body); code != http.StatusOK {
+					t.Errorf("post %d/%d: %d %s", i, j, code, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := tr.value(t, "notifications", "delivered", "table"); got != 201 {
+		t.Errorf("notifications_total{result=delivered} = %v, want 201", got)
+	}
+}
+
+// A reload that lowers a robot's rate limit keeps the budget already spent:
+// WeCom still counts it, so nothing is sent before the window frees.
+func TestReloadKeepsSpentBudget(t *testing.T) {
+	var cfgText string
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		cfgText = strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 20, per: 1m}", 1)
+		return cfgText
+	})
+	for i := range 20 {
+		if code, b := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": fmt.Sprint("N", i)})); code != http.StatusOK {
+			t.Fatalf("post %d: %d %s", i, code, b)
+		}
+	}
+	// The operator lowers the limit during a storm.
+	cfg, err := config.Load([]byte(strings.Replace(cfgText, "messages: 20", "messages: 15", 1)), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := NewState(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.recv.SetState(state)
+	code, _ := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "AfterReload"}))
+	if n := tr.fake.CountErrcode(wecom.ErrcodeRateLimited); n > 0 {
+		t.Errorf("after lowering the rate limit 20→15, WeCom answered 45009 %d times", n)
+	}
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("with the budget spent, answered %d, want 503", code)
+	}
+	if n := len(tr.fake.AcceptedFor("key-table")); n != 20 {
+		t.Errorf("WeCom accepted %d messages, want the 20 before the reload", n)
+	}
+}
