@@ -358,6 +358,13 @@ func TestLabelsCannotBreakTheCard(t *testing.T) {
 			t.Errorf("the card lacks %q:\n%s", want, got)
 		}
 	}
+	digest, err := tmpl.Execute(DigestMessage("markdown", "en"), testData(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(digest, "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "· MySQLReplicationLag db-1ˋ **x ## ＜font") {
+		t.Errorf("the digest block is not a title and a line per alert:\n%s", digest)
+	}
 }
 
 // TestResolvedOnAnotherDay: an alert resolved days after it fired says on

@@ -66,6 +66,10 @@ type AlertView struct {
 	Time string
 	// Source is the alert's generator URL; Runbook its runbook_url annotation.
 	Source, Runbook string
+	// Instance is the alert's instance label, for one-line listings.
+	Instance string
+	// Firing reports whether the alert is firing.
+	Firing bool
 }
 
 // Words are the fixed words of the default messages in one language.
@@ -140,6 +144,8 @@ func NewView(d *Data, style, language string) (*View, error) {
 			Time:        time,
 			Source:      linkTarget(a.GeneratorURL),
 			Runbook:     linkTarget(a.Annotations["runbook_url"]),
+			Instance:    inline(a.Labels["instance"]),
+			Firing:      a.Status == "firing",
 		}
 		if s := a.Annotations["summary"]; s != v.Summary {
 			av.Summary = s
