@@ -363,37 +363,34 @@ func (q *robotQueue) deliver(jobs []*job) {
 	latest := jobs[len(jobs)-1]
 	state, robot := latest.state, latest.prep.robot
 
-	var messages []*wecom.Message
-	var carries [][]int
+	var b *batch
 	if len(jobs) == 1 {
 		rendered, err := state.renderPrepared(jobs[0].prep, q.limiter.available())
 		if err != nil {
 			failure = err
 			return
 		}
-		q.r.recordRender(q.name, rendered)
-		messages = rendered.Messages
-		carries = make([][]int, len(messages))
-		for i := range carries {
-			carries[i] = []int{0}
-		}
+		b = &batch{solos: []*Rendered{rendered}}
+		b.addUnit(rendered.Messages, []int{0})
 	} else {
 		preps := make([]*prepared, len(jobs))
 		for i, j := range jobs {
 			preps[i] = j.prep
 		}
-		var solos []*Rendered
 		var err error
-		if messages, carries, solos, err = state.digest(robot, preps, q.limiter.available()); err != nil {
+		if b, err = state.digest(robot, preps, q.limiter.available()); err != nil {
 			failure = err
 			return
 		}
-		for _, rendered := range solos {
-			q.r.recordRender(q.name, rendered)
+		for i, err := range b.failed {
+			q.r.finish(jobs[i], err)
 		}
 		q.r.metrics.merged.WithLabelValues(q.name).Add(float64(len(jobs)))
 	}
-	for _, c := range carries {
+	for _, rendered := range b.solos {
+		q.r.recordRender(q.name, rendered)
+	}
+	for _, c := range b.carries {
 		for _, i := range c {
 			jobs[i].pending++
 		}
@@ -401,23 +398,27 @@ func (q *robotQueue) deliver(jobs []*job) {
 
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	// Wait until the whole batch fits the budget, so that a card is not
-	// posted without its companion (which Alertmanager's retry would post
-	// again, card and all).
-	if len(messages) > 1 {
-		_ = sleepCtx(ctx, q.limiter.waitN(len(messages))) // on timeout, send reports it
-	}
-	for i, m := range messages {
-		if err := q.send(ctx, state, robot, m); err != nil {
-			failure = fmt.Errorf("message %d of %d: %w", i+1, len(messages), err)
-			return
+	sent := 0
+	for _, unit := range b.units {
+		// Wait until the whole unit fits the budget, so that a card is not
+		// posted without its companion (which Alertmanager's retry would
+		// post again, card and all).
+		if unit > 1 {
+			_ = sleepCtx(ctx, q.limiter.waitN(unit)) // on timeout, send reports it
 		}
-		for _, ji := range carries[i] {
-			if j := jobs[ji]; j.pending > 0 {
-				if j.pending--; j.pending == 0 {
-					q.r.finish(j, nil)
+		for _, m := range b.messages[sent : sent+unit] {
+			if err := q.send(ctx, state, robot, m); err != nil {
+				failure = fmt.Errorf("message %d of %d: %w", sent+1, len(b.messages), err)
+				return
+			}
+			for _, ji := range b.carries[sent] {
+				if j := jobs[ji]; j.pending > 0 {
+					if j.pending--; j.pending == 0 {
+						q.r.finish(j, nil)
+					}
 				}
 			}
+			sent++
 		}
 	}
 }
@@ -429,6 +430,10 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 	backoff := 250 * time.Millisecond
 	var err error
 	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			// Not counted as sent: the budget is taken only for a post.
+			return timedOut(ctx.Err(), err)
+		}
 		for !q.limiter.take(1) {
 			if serr := sleepCtx(ctx, q.limiter.wait()); serr != nil {
 				return timedOut(serr, err)
@@ -444,12 +449,15 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		}
 		q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 		wait := backoff + rand.N(backoff/2)
+		if backoff < 8*time.Second {
+			backoff *= 2
+		}
 		if wecom.RateLimited(err) {
 			q.r.metrics.rateLimited.WithLabelValues(robot.Name).Inc()
 			q.limiter.block()
-			wait = q.limiter.wait()
-		} else if backoff < 8*time.Second {
-			backoff *= 2
+			// The window's end; at least the backoff for a robot without
+			// a limit (a gateway of one's own), whose limiter never waits.
+			wait = max(q.limiter.wait(), wait)
 		}
 		q.r.logger.Warn("WeCom send failed, retrying", "robot", robot.Name, "attempt", attempt+1, "wait", wait, "err", err)
 		if serr := sleepCtx(ctx, wait); serr != nil {

@@ -195,9 +195,13 @@ func TestDigest(t *testing.T) {
 		}
 		preps = append(preps, state.prepare(robot, &n.Data))
 	}
-	messages, carries, solos, err := state.digest(robot, preps, Unlimited)
-	if err != nil || len(solos) != 0 {
-		t.Fatal(err, solos)
+	b, err := state.digest(robot, preps, Unlimited)
+	if err != nil || len(b.solos) != 0 {
+		t.Fatal(err, b)
+	}
+	messages, carries := b.messages, b.carries
+	if fmt.Sprint(b.units) != "[2]" {
+		t.Errorf("units %v: the card and its companion go together", b.units)
 	}
 	if len(messages) != 2 || len(carries) != 2 {
 		t.Fatalf("%d messages, %d carries; want a card and a companion", len(messages), len(carries))
@@ -236,12 +240,16 @@ func TestDigestKeepsEveryAlert(t *testing.T) {
 		}
 		preps = append(preps, state.prepare(robot, &n.Data))
 	}
-	messages, carries, solos, err := state.digest(robot, preps, 20)
+	b, err := state.digest(robot, preps, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(solos) != 1 || solos[0].Parts < 2 {
-		t.Fatalf("solos %+v: want the large notification alone, split", solos)
+	messages, carries := b.messages, b.carries
+	if len(b.solos) != 1 || b.solos[0].Parts < 2 {
+		t.Fatalf("solos %+v: want the large notification alone, split", b.solos)
+	}
+	if len(b.units) != 2 || b.units[0] != 1 || b.units[1] != len(messages)-1 {
+		t.Errorf("units %v: want the digest card, then the large notification's parts", b.units)
 	}
 	var all strings.Builder
 	for i, m := range messages {
@@ -286,10 +294,11 @@ func TestDigestFooterFits(t *testing.T) {
 			}
 			preps = append(preps, p)
 		}
-		messages, _, _, err := state.digest(robot, preps, 20)
+		b, err := state.digest(robot, preps, 20)
 		if err != nil {
 			t.Fatal(err)
 		}
+		messages := b.messages
 		mentioned := map[string]bool{}
 		for i, m := range messages {
 			if err := m.Validate(); err != nil {

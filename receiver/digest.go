@@ -10,15 +10,39 @@ import (
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
+// batch is how notifications go out together: messages in order, in
+// units that wait for budget together (a card and its companion), each
+// message carrying some of the notifications.
+type batch struct {
+	messages []*wecom.Message
+	// carries[i] lists the indexes of the notifications messages[i] carries.
+	carries [][]int
+	// units are the lengths of the runs of messages sent together, in order.
+	units []int
+	// solos are the notifications rendered on their own, for the metrics.
+	solos []*Rendered
+	// failed holds the notifications that could not be rendered on their
+	// own, by index: only they fail, not the rest of the batch.
+	failed map[int]error
+}
+
+// addUnit appends messages that go together, each carrying carries.
+func (b *batch) addUnit(messages []*wecom.Message, carries []int) {
+	for _, m := range messages {
+		b.messages = append(b.messages, m)
+		b.carries = append(b.carries, carries)
+	}
+	b.units = append(b.units, len(messages))
+}
+
 // digest merges notifications waiting for one robot into as few messages
 // as fit: each notification becomes a compact block (its status and
 // alerts), blocks are packed in order into numbered cards, and the union of
 // their responders is mentioned once, in the first card and its companion.
 // A notification whose block does not fit in a card is not merged: it is
 // rendered on its own, split or truncated within budget as it would be
-// alone, after the digest; solos are those renderings. carries[i] lists
-// the indexes of the notifications messages[i] carries.
-func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (messages []*wecom.Message, carries [][]int, solos []*Rendered, err error) {
+// alone, and sent after the digest as a unit of its own.
+func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*batch, error) {
 	blockText := templates.DigestMessage(robot.MsgType, robot.Language)
 	limit := wecom.ContentLimit(robot.MsgType)
 	// Room for the largest header a card can get.
@@ -29,12 +53,13 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (mess
 	var union []responders.Mention
 	mentionAll := false
 	var alone []int
+	out := &batch{}
 	for i, p := range preps {
 		d := *p.data
 		d.Mentions, d.InlineMentions = "", nil
 		b, err := s.Templates.Execute(blockText, &d)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("render digest of robot %s: %w", robot.Name, err)
+			return nil, fmt.Errorf("render digest of robot %s: %w", robot.Name, err)
 		}
 		b = strings.TrimSpace(b)
 		if len(b) > room/2 {
@@ -82,35 +107,41 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (mess
 		contents := make([]string, len(cards))
 		for i, c := range cards {
 			contents[i] = digestHeader(robot, len(merged), i+1, len(cards)) + "\n\n" + strings.Join(c.blocks, "\n\n")
-			carries = append(carries, c.carries)
 		}
 		contents[0] += footer
 
-		messages, err = assemble(robot, contents, union, mentionAll, func() (string, error) {
+		messages, err := assemble(robot, contents, union, mentionAll, func() (string, error) {
 			return digestTitle(robot.Language, len(merged)) + lookWords(robot.Language), nil
 		})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		if len(messages) > len(contents) {
-			// The companion follows the first card and carries every merged notification.
-			carries = append(carries[:1], append([][]int{merged}, carries[1:]...)...)
+		// The first card and its companion, which carries every merged
+		// notification, go together; each further card on its own.
+		first := 1 + len(messages) - len(contents)
+		out.addUnit(messages[:first], cards[0].carries)
+		if first == 2 {
+			out.carries[1] = merged
+		}
+		for i, c := range cards[1:] {
+			out.addUnit(messages[first+i:first+i+1], c.carries)
 		}
 		budget -= len(messages)
 	}
 	for _, i := range alone {
 		rendered, err := s.renderPrepared(preps[i], max(budget, 1))
 		if err != nil {
-			return nil, nil, nil, err
+			if out.failed == nil {
+				out.failed = map[int]error{}
+			}
+			out.failed[i] = err
+			continue
 		}
 		budget -= len(rendered.Messages)
-		solos = append(solos, rendered)
-		for _, m := range rendered.Messages {
-			messages = append(messages, m)
-			carries = append(carries, []int{i})
-		}
+		out.solos = append(out.solos, rendered)
+		out.addUnit(rendered.Messages, []int{i})
 	}
-	return messages, carries, solos, nil
+	return out, nil
 }
 
 // uniqueMentions drops repeated responders, keeping the first.

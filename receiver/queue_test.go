@@ -265,3 +265,103 @@ func TestReloadKeepsSpentBudget(t *testing.T) {
 		t.Errorf("WeCom accepted %d messages, want the 20 before the reload", n)
 	}
 }
+
+// TestSoloRenderErrorFailsOnlyItself: a notification too large for a
+// digest is rendered alone with the robot's own template; when that
+// template fails on it, only it fails, not the notifications batched with it.
+func TestSoloRenderErrorFailsOnlyItself(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + "  custom:      {key: key-custom, message: '{{ range .Alerts }}{{ .Labels.instance }} {{ .Labels.code | urlUnescape }}{{ end }}{{ .Mentions }}'}\n"
+	})
+	state := tr.recv.State()
+	robot := state.Config.Robots["custom"]
+	url, _ := robot.WebhookURLFor("")
+	mk := func(labels ...template.KV) *job {
+		var n Notification
+		if err := json.Unmarshal(notification(t, "firing", labels...), &n); err != nil {
+			t.Fatal(err)
+		}
+		return &job{state: state, prep: state.prepare(robot, &n.Data), enqueued: time.Now(), deadline: time.Now().Add(time.Second), done: make(chan error, 1)}
+	}
+	var big []template.KV
+	for i := range 80 {
+		big = append(big, template.KV{"alertname": "Big", "instance": fmt.Sprintf("host-%03d-%s", i, strings.Repeat("x", 40)), "code": "%zz"})
+	}
+	q := tr.recv.queueFor(state, robot, url)
+	defer tr.recv.releaseQueue(q)
+
+	alone := mk(template.KV{"alertname": "Small", "instance": "h1"})
+	q.deliver([]*job{alone})
+	if err := <-alone.done; err != nil {
+		t.Fatalf("alone: %v", err)
+	}
+	small, poison := mk(template.KV{"alertname": "Small2", "instance": "h2"}), mk(big...)
+	q.deliver([]*job{small, poison})
+	if err := <-small.done; err != nil {
+		t.Errorf("a well-formed notification batched with one its robot's template cannot render failed: %v", err)
+	}
+	if err := <-poison.done; err == nil || !strings.Contains(err.Error(), "urlUnescape") {
+		t.Errorf("the notification its template cannot render: %v", err)
+	}
+}
+
+// TestSolosDoNotHoldBackTheDigest: two small notifications whose digest
+// (card and companion) fits the budget left, batched with a large one sent
+// alone: the digest goes at once, the large one waits for budget of its
+// own (here past max_wait: 503), and the limiter counts only real posts.
+func TestSolosDoNotHoldBackTheDigest(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 4, per: 5s}", 1)
+	})
+	tr.fake.Limit = 0
+	state := tr.recv.State()
+	robot := state.Config.Robots["phone"]
+	url, _ := robot.WebhookURLFor("")
+	// Spend half the budget: a card and its companion.
+	if code, b := tr.post(t, "phone", notification(t, "firing", template.KV{"alertname": "Prime", "team": "dba", "severity": "critical"})); code != http.StatusOK {
+		t.Fatalf("prime: %d %s", code, b)
+	}
+	mk := func(labels ...template.KV) *job {
+		var n Notification
+		if err := json.Unmarshal(notification(t, "firing", labels...), &n); err != nil {
+			t.Fatal(err)
+		}
+		return &job{state: state, prep: state.prepare(robot, &n.Data), enqueued: time.Now(), deadline: time.Now().Add(time.Second), done: make(chan error, 1)}
+	}
+	a := mk(template.KV{"alertname": "A", "team": "dba", "severity": "critical"})
+	b := mk(template.KV{"alertname": "B", "team": "dba", "severity": "critical"})
+	big := mk(diskFull(60)...)
+	q := tr.recv.queueFor(state, robot, url)
+	defer tr.recv.releaseQueue(q)
+	t.Logf("available before the batch: %d", q.limiter.available())
+	q.deliver([]*job{a, b, big})
+	errA, errB, errBig := <-a.done, <-b.done, <-big.done
+	t.Logf("a: %v\nb: %v\nbig: %v\nWeCom accepted %d messages in all", errA, errB, errBig, len(tr.fake.AcceptedFor("key-phone")))
+	t.Logf("limiter counts %d sends in its window; WeCom accepted %d", q.limiter.used(), len(tr.fake.AcceptedFor("key-phone")))
+	if errA != nil || errB != nil {
+		t.Errorf("the digest of A and B fit the budget left, yet was not sent")
+	}
+	if errBig == nil {
+		t.Errorf("the large notification was acknowledged beyond the budget")
+	}
+	if used, accepted := q.limiter.used(), len(tr.fake.AcceptedFor("key-phone")); used != accepted {
+		t.Errorf("the limiter counts %d sends, WeCom accepted %d", used, accepted)
+	}
+}
+
+// TestUnlimited45009BacksOff: a robot without a rate limit that WeCom
+// answers 45009 backs off between tries instead of retrying at once.
+func TestUnlimited45009BacksOff(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 0}", 1)
+	})
+	tr.fake.Limit, tr.fake.Window = 1, time.Minute
+	tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"}))
+	start := time.Now()
+	code, _ := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "B"}))
+	n := tr.fake.CountErrcode(wecom.ErrcodeRateLimited)
+	t.Logf("answered %d after %v; WeCom answered 45009 %d times", code, time.Since(start), n)
+	if n > 5 {
+		t.Errorf("WeCom answered 45009 %d times within one max_wait (1s): retried without backoff", n)
+	}
+}

@@ -61,7 +61,7 @@ func NewState(cfg *config.Config) (*State, error) {
 			return nil, fmt.Errorf("%w (rendered for a sample notification: alert ConfigCheck, firing and resolved)", err)
 		}
 		p := s.prepare(robot, sample)
-		if _, _, _, err := s.digest(robot, []*prepared{p, p}, Unlimited); err != nil {
+		if _, err := s.digest(robot, []*prepared{p, p}, Unlimited); err != nil {
 			return nil, err
 		}
 	}
