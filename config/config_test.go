@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -268,5 +269,23 @@ func TestErrorsAreDeterministic(t *testing.T) {
 				t.Errorf("errors %q, want only %q", slices.Sorted(maps.Keys(seen)), tc.want)
 			}
 		})
+	}
+}
+
+// TestSharedKeyOneBudget: robots posting to one webhook share WeCom's
+// budget for it, so their rate limits must agree.
+func TestSharedKeyOneBudget(t *testing.T) {
+	const base = `
+robots:
+  a: {key: k1}
+  b: {key: k1, msgtype: text%s}
+  c: {key: k2, rate_limit: {messages: 5, per: 1m}}
+`
+	if _, err := Load([]byte(fmt.Sprintf(base, "")), t.TempDir()); err != nil {
+		t.Errorf("same key, same limit: %v", err)
+	}
+	_, err := Load([]byte(fmt.Sprintf(base, ", rate_limit: {messages: 5, per: 1m}")), t.TempDir())
+	if want := "robots.b: posts to the same webhook as robots.a with another rate_limit; WeCom counts the webhook's messages together, so give both the same"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }

@@ -123,6 +123,28 @@ func (c *Config) validate(dir string) error {
 			return err
 		}
 	}
+	return c.validateSharedKeys()
+}
+
+// validateSharedKeys refuses robots that post to one webhook with different
+// rate limits: WeCom counts the webhook's messages, whichever robot sent
+// them, so its budget is one.
+func (c *Config) validateSharedKeys() error {
+	first := map[string]string{} // webhook URL -> the first robot posting to it
+	for _, name := range slices.Sorted(maps.Keys(c.Robots)) {
+		r := c.Robots[name]
+		if r.KeyFrom != "" {
+			continue
+		}
+		other, ok := first[r.webhookURL]
+		if !ok {
+			first[r.webhookURL] = name
+			continue
+		}
+		if c.Limit(r) != c.Limit(c.Robots[other]) {
+			return fmt.Errorf("robots.%s: posts to the same webhook as robots.%s with another rate_limit; WeCom counts the webhook's messages together, so give both the same", name, other)
+		}
+	}
 	return nil
 }
 

@@ -297,14 +297,39 @@ func (q *robotQueue) next() []*job {
 			}
 		}
 		q.mu.Lock()
-		jobs := q.waiting
-		q.waiting = nil
-		q.r.metrics.queueDepth.WithLabelValues(q.name).Set(0)
+		jobs := q.takeSameRobot()
+		q.r.metrics.queueDepth.WithLabelValues(q.name).Set(float64(len(q.waiting)))
 		q.mu.Unlock()
 		if len(jobs) > 0 {
 			return jobs
 		}
 	}
+}
+
+// takeSameRobot takes the waiting jobs for the robot of the oldest one,
+// leaving the rest waiting: robots sharing a webhook key share its queue,
+// but each robot's notifications are rendered its way (msgtype, language,
+// template). q.mu is held.
+func (q *robotQueue) takeSameRobot() []*job {
+	if len(q.waiting) == 0 {
+		return nil
+	}
+	robot := q.waiting[0].prep.robot.Name
+	var jobs []*job
+	rest := q.waiting[:0]
+	for _, j := range q.waiting {
+		if j.prep.robot.Name == robot {
+			jobs = append(jobs, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	clear(q.waiting[len(rest):])
+	q.waiting = rest
+	if len(q.waiting) == 0 {
+		q.waiting = nil
+	}
+	return jobs
 }
 
 // idle waits for a notification and returns false, or returns true once

@@ -365,3 +365,21 @@ func TestUnlimited45009BacksOff(t *testing.T) {
 		t.Errorf("WeCom answered 45009 %d times within one max_wait (1s): retried without backoff", n)
 	}
 }
+
+// TestRobotsSharingAKeyAreRenderedTheirOwnWay: robots posting to one
+// webhook share its queue, but a batch holds one robot's notifications, so
+// each is rendered in its robot's msgtype, language and template.
+func TestRobotsSharingAKeyAreRenderedTheirOwnWay(t *testing.T) {
+	jobFor := func(robot string) *job { return &job{prep: &prepared{robot: &config.Robot{Name: robot}}} }
+	a1, b1, a2, b2 := jobFor("a"), jobFor("b"), jobFor("a"), jobFor("b")
+	q := &robotQueue{waiting: []*job{a1, b1, a2, b2}}
+	if got := q.takeSameRobot(); len(got) != 2 || got[0] != a1 || got[1] != a2 {
+		t.Errorf("first batch %v, want robot a's two jobs", got)
+	}
+	if got := q.takeSameRobot(); len(got) != 2 || got[0] != b1 || got[1] != b2 {
+		t.Errorf("second batch %v, want robot b's two jobs", got)
+	}
+	if got := q.takeSameRobot(); got != nil || q.waiting != nil {
+		t.Errorf("third batch %v, waiting %v: want nothing left", got, q.waiting)
+	}
+}
