@@ -144,12 +144,17 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	return out, nil
 }
 
-// uniqueMentions drops repeated responders, keeping the first.
+// uniqueMentions drops repeated responders, keeping the first: the same
+// person by email, as responders.Resolve tells them apart, or by name when
+// there is no email.
 func uniqueMentions(ms []responders.Mention) []responders.Mention {
 	seen := map[string]bool{}
 	out := ms[:0:0]
 	for _, m := range ms {
-		id := m.Email + "\x00" + m.Name
+		id := strings.ToLower(m.Email)
+		if id == "" {
+			id = "name:" + m.Name
+		}
 		if !seen[id] {
 			seen[id] = true
 			out = append(out, m)

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
+
 	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 // Explain explains, with state's configuration, whom an alert with labels
@@ -32,6 +36,26 @@ func Explain(state *State, robotName, labels, at string, firingFor time.Duration
 		status = "resolved"
 	}
 	e := responders.Explain(state.Config, robot, kv, status, when.Add(-firingFor), when)
+	if robot.MsgType == wecom.MsgTypeMarkdown {
+		// Whether a user_id stands inline is the robot's template's say:
+		// render its message as a send would, and see.
+		alert := template.Alert{Status: status, Labels: kv, StartsAt: when.Add(-firingFor), Fingerprint: "explain"}
+		if resolved {
+			alert.EndsAt = when
+		}
+		data := &template.Data{Receiver: "explain", Status: status, Alerts: template.Alerts{alert},
+			GroupLabels: template.KV{}, CommonLabels: kv, CommonAnnotations: template.KV{}}
+		rendered, err := state.renderPrepared(state.prepareAt(robot, data, when), Unlimited)
+		if err != nil {
+			return nil, err
+		}
+		card := rendered.Messages[0].Content()
+		for _, m := range e.Mentions {
+			if m.UserID != "" && !strings.Contains(card, "<@"+m.UserID+">") {
+				e.NotInline = append(e.NotInline, m.UserID)
+			}
+		}
+	}
 	return &e, nil
 }
 

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,14 +50,20 @@ type prepared struct {
 	mentionAll bool
 }
 
-// prepare works out the responders of n and how robot mentions each, and
-// fills the template data, placing inline the mentions the msgtype allows.
+// prepare works out the responders of n now and how robot mentions each,
+// and fills the template data, placing inline the mentions the msgtype
+// allows.
 func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
+	return s.prepareAt(robot, n, time.Now())
+}
+
+// prepareAt is prepare with the responders on call at now.
+func (s *State) prepareAt(robot *config.Robot, n *template.Data, now time.Time) *prepared {
 	mentionFrom := n.Alerts
 	if !robot.Mention.OnResolved {
 		mentionFrom = n.Alerts.Firing()
 	}
-	set := responders.Resolve(s.Config, mentionFrom, time.Now())
+	set := responders.Resolve(s.Config, mentionFrom, now)
 	p := &prepared{
 		robot:      robot,
 		mentions:   responders.Plan(s.Config, robot, set.Responders),
@@ -72,8 +79,9 @@ func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
 
 // displayMentions returns the responders as templates show them, the text
 // of .Mentions and the user ids it mentions inline: a token for each
-// (templates.InlineMention) where the msgtype mentions inline, names
-// otherwise.
+// (templates.InlineMention) where the msgtype mentions inline, once per
+// user id (two emails may map to one account), and names otherwise, as
+// data on the line (a name may come from an alert's label).
 func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]templates.Responder, string, []string) {
 	inline := robot.MsgType == wecom.MsgTypeMarkdown
 	shown := make([]templates.Responder, 0, len(mentions))
@@ -84,13 +92,15 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 		switch {
 		case inline && m.UserID != "":
 			r.Mention = "inline"
-			text = append(text, templates.InlineMention(len(ids)))
-			ids = append(ids, m.UserID)
+			if !slices.Contains(ids, m.UserID) {
+				text = append(text, templates.InlineMention(len(ids)))
+				ids = append(ids, m.UserID)
+			}
 		case m.Mentioned():
 			r.Mention = "bottom"
-			text = append(text, r.Name)
+			text = append(text, templates.OneLine(r.Name, robot.MsgType))
 		default:
-			text = append(text, r.Name)
+			text = append(text, templates.OneLine(r.Name, robot.MsgType))
 		}
 		shown = append(shown, r)
 	}

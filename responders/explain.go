@@ -3,6 +3,7 @@ package responders
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,10 +24,17 @@ type Explanation struct {
 	Labels         template.KV   `json:"labels"`
 	Status         string        `json:"status"`
 	At             time.Time     `json:"at"`
-	FiringFor      time.Duration `json:"firingForSeconds"`
-	Rules          []RuleResult  `json:"rules"`
-	Mentions       []Mention     `json:"responders"`
-	MentionAll     bool          `json:"mentionAll"`
+	FiringFor      time.Duration `json:"-"`
+	// FiringForSeconds is FiringFor in seconds, for JSON.
+	FiringForSeconds float64      `json:"firingForSeconds"`
+	Rules            []RuleResult `json:"rules"`
+	Mentions         []Mention    `json:"responders"`
+	MentionAll       bool         `json:"mentionAll"`
+	// NotInline are the user_ids a markdown robot's card does not hold
+	// inline, which therefore go to the companion's mentioned_list: all of
+	// them when the robot's template does not print .Mentions. Explain
+	// leaves it empty; whoever renders the robot's message fills it.
+	NotInline []string `json:"notInline,omitempty"`
 }
 
 // Explain explains robot's mentions for an alert with labels and status
@@ -37,6 +45,7 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 		MappingTable: robot.Mention.MappingTable, MentionEnabled: robot.MentionEnabled(),
 		Labels: labels, Status: status, At: at, FiringFor: at.Sub(startsAt),
 	}
+	e.FiringForSeconds = e.FiringFor.Seconds()
 	alert := template.Alert{Status: status, Labels: labels, StartsAt: startsAt}
 	ls := labelSet(alert.Labels)
 	for i := range cfg.Responders {
@@ -95,7 +104,7 @@ func (e Explanation) WriteText(w io.Writer) {
 	for _, m := range e.Mentions {
 		var how string
 		switch {
-		case m.UserID != "" && inline:
+		case m.UserID != "" && inline && !slices.Contains(e.NotInline, m.UserID):
 			how = fmt.Sprintf("inline <@%s> (user_id from %s)", m.UserID, e.MappingTable)
 		case m.UserID != "":
 			how = fmt.Sprintf("%s, mentioned_list %s (user_id from %s)", bottom, m.UserID, e.MappingTable)

@@ -365,6 +365,24 @@ func TestLabelsCannotBreakTheCard(t *testing.T) {
 	if lines := strings.Split(digest, "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "· MySQLReplicationLag db-1ˋ **x ## ＜font") {
 		t.Errorf("the digest block is not a title and a line per alert:\n%s", digest)
 	}
+
+	// Outside a code span (the digest's instance, the alert's name), a
+	// label cannot make a link either.
+	d.Alerts[1].Labels["instance"] = "[click here](http://evil.example)"
+	d.Alerts[1].Labels["alertname"] = "[Lag](http://evil.example)"
+	digest, err = tmpl.Execute(DigestMessage("markdown", "en"), testData(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(digest, "](http://evil.example)") || !strings.Contains(digest, "· ［Lag］(http://evil.example) ［click here］(http://evil.example)") {
+		t.Errorf("a label makes a link in the digest:\n%s", digest)
+	}
+	if got := OneLine("a\n[b](c) `d` <e>", "markdown"); got != "a ［b］(c) ˋdˋ ＜e>" {
+		t.Errorf("OneLine for markdown = %q", got)
+	}
+	if got := OneLine("a\n[b](c) `d`", "text"); got != "a [b](c) `d`" {
+		t.Errorf("OneLine for text = %q", got)
+	}
 }
 
 // TestResolvedOnAnotherDay: an alert resolved days after it fired says on

@@ -117,7 +117,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 		Summary:     d.CommonAnnotations["summary"],
 	}
 	v.StatusColor, v.SeverityColor = color(v.Status), color(v.Severity)
-	inline := oneLine
+	inline := bare
 	printLabels := pillsOf
 	if v.Text {
 		inline, printLabels = oneLineText, pairsOf
@@ -193,22 +193,33 @@ func pairsOf(labels template.KV, skip func(name string) bool) string {
 
 // Labels are data, printed where a message expects one line of it: a label
 // value must not start a line of its own (a heading, a quote), close a code
-// span or a <font> tag, nor open one.
+// span or a <font> tag, nor open one; outside a code span, nor a link.
 var (
 	// oneLineMarkdown keeps a label on its line and inside its code span
 	// or tag in markdown: line breaks become spaces, a backtick a
 	// look-alike (U+02CB), "<" a fullwidth "＜".
 	oneLineMarkdown = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "`", "ˋ", "<", "＜")
+	// bareMarkdown does what oneLineMarkdown does for text outside a code
+	// span, where square brackets would make a link: they become fullwidth.
+	bareMarkdown = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "`", "ˋ", "<", "＜", "[", "［", "]", "］")
 	// oneLinePlain keeps a label on its line in a text message.
 	oneLinePlain = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 )
 
-// oneLine prints a label value for markdown; see oneLineMarkdown.
+// oneLine prints a label value inside a markdown code span; see oneLineMarkdown.
 func oneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n`<") {
 		return s // the common case: a Replacer would copy
 	}
 	return oneLineMarkdown.Replace(s)
+}
+
+// bare prints a label value in markdown outside a code span; see bareMarkdown.
+func bare(s string) string {
+	if !strings.ContainsAny(s, "\r\n`<[]") {
+		return s
+	}
+	return bareMarkdown.Replace(s)
 }
 
 // oneLineText prints a label value for a text message; see oneLinePlain.
@@ -217,6 +228,16 @@ func oneLineText(s string) string {
 		return s
 	}
 	return oneLinePlain.Replace(s)
+}
+
+// OneLine prints untrusted text, such as a name from an alert's label, as
+// data within a line of a message of msgtype: it stays on its line and,
+// in markdown, opens no code span, tag or link.
+func OneLine(s, msgtype string) string {
+	if msgtype == "text" {
+		return oneLineText(s)
+	}
+	return bare(s)
 }
 
 // linkTarget makes an alert's URL safe to stand in a markdown link,

@@ -1,0 +1,138 @@
+package receiver
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+// decodedNotification is notification's payload decoded, for State.Render.
+func decodedNotification(t *testing.T, labels ...template.KV) *template.Data {
+	t.Helper()
+	var n Notification
+	if err := json.Unmarshal(notification(t, "firing", labels...), &n); err != nil {
+		t.Fatal(err)
+	}
+	return &n.Data
+}
+
+// TestOwnerNamesAreData: names an owner label gives that are not members
+// are printed on the Responders line as data: they cannot start a heading
+// or a quote, make a link, nor open a code span that swallows a real
+// mention (which the card would then hold only as text, and no companion
+// would carry).
+func TestOwnerNamesAreData(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	robot := state.Config.Robots["table"]
+	for _, owner := range []string{
+		"oncall\n# URGENT: pay [here](https://pay.evil.example)\n> <font color=\"warning\">",
+		"`x, alice@corp.com, y`",
+		"[x, alice@corp.com, ](https://evil.example)",
+	} {
+		r, err := state.Render(robot, decodedNotification(t, template.KV{"alertname": "DiskFull", "owner": owner}), Unlimited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		card := r.Messages[0].Content()
+		var line string
+		for _, l := range strings.Split(card, "\n") {
+			if strings.HasPrefix(l, "Responders:") {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Fatalf("owner %q: no Responders line in:\n%s", owner, card)
+		}
+		if rest := card[strings.Index(card, line)+len(line):]; rest != "" {
+			t.Errorf("owner %q: the Responders line is followed by %q", owner, rest)
+		}
+		if strings.ContainsAny(line, "`[]") {
+			t.Errorf("owner %q: the Responders line can open a code span or a link: %q", owner, line)
+		}
+	}
+}
+
+// TestEachPersonMentionedOnce: one WeCom account is mentioned once, though
+// two emails map to it (an alias), or two notifications of a digest spell
+// the same email in different case.
+func TestEachPersonMentionedOnce(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(s string) string {
+		return strings.Replace(s, "outsider@corp.com: outsider_wecom}", "outsider@corp.com: outsider_wecom, alice.zhang@corp.com: alice_wecom}", 1)
+	})
+	state := tr.recv.State()
+	robot := state.Config.Robots["table"]
+	r, err := state.Render(robot, decodedNotification(t, template.KV{"alertname": "X", "owner": "alice@corp.com, alice.zhang@corp.com"}), Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if card := r.Messages[0].Content(); strings.Count(card, "<@alice_wecom>") != 1 {
+		t.Errorf("an alias mentions alice_wecom %d times:\n%s", strings.Count(card, "<@alice_wecom>"), card)
+	}
+
+	var preps []*prepared
+	for _, owner := range []string{"Outsider@corp.com", "outsider@corp.com"} {
+		preps = append(preps, state.prepare(robot, decodedNotification(t, template.KV{"alertname": "A" + owner, "owner": owner})))
+	}
+	b, err := state.digest(robot, preps, Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if card := b.messages[0].Content(); strings.Count(card, "<@outsider_wecom>") != 1 {
+		t.Errorf("the digest mentions outsider_wecom %d times:\n%s", strings.Count(card, "<@outsider_wecom>"), card)
+	}
+}
+
+// TestExplainSaysWhatTheSendDoes: on a markdown robot whose own template
+// does not print .Mentions, explain says the user_ids go to the
+// companion's mentioned_list, as the send does, not inline.
+func TestExplainSaysWhatTheSendDoes(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	labels := template.KV{"alertname": "MySQLReplicationLag", "team": "dba", "severity": "critical"}
+	for _, tc := range []struct{ robot, want, notWant string }{
+		{"noinline", "mentioned_list alice_wecom", "inline <@alice_wecom>"},
+		{"table", "inline <@alice_wecom>", "mentioned_list alice_wecom"},
+	} {
+		e, err := Explain(state, tc.robot, `alertname="MySQLReplicationLag",team="dba",severity="critical"`, "", time.Hour, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text bytes.Buffer
+		e.WriteText(&text)
+		if !strings.Contains(text.String(), tc.want) || strings.Contains(text.String(), tc.notWant) {
+			t.Errorf("explain for robot %s does not say %q:\n%s", tc.robot, tc.want, text.String())
+		}
+		r, err := state.Render(state.Config.Robots[tc.robot], decodedNotification(t, labels), Unlimited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inCard := strings.Contains(r.Messages[0].Content(), "<@alice_wecom>")
+		if inCard != strings.HasPrefix(tc.want, "inline") {
+			t.Errorf("robot %s: the send puts <@alice_wecom> in the card: %v; explain says %q", tc.robot, inCard, tc.want)
+		}
+	}
+}
+
+// TestExplainJSONInSeconds: the explanation's firingForSeconds is seconds.
+func TestExplainJSONInSeconds(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	e, err := Explain(tr.recv.State(), "table", `alertname="X"`, "", 45*time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		FiringForSeconds float64 `json:"firingForSeconds"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil || got.FiringForSeconds != 2700 {
+		t.Errorf("firingForSeconds for 45m = %v (%v), want 2700", got.FiringForSeconds, err)
+	}
+}
