@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ func readCSV(path string, header []string, row func(line int, fields []string) e
 		return err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(withoutBOM(f))
 	r.FieldsPerRecord = len(header)
 	r.TrimLeadingSpace = true
 	r.Comment = '#'
@@ -50,6 +51,16 @@ func readCSV(path string, header []string, row func(line int, fields []string) e
 			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 	}
+}
+
+// withoutBOM returns r without the byte order mark it may start with, as
+// Excel's "CSV UTF-8" writes.
+func withoutBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if first, _, err := br.ReadRune(); err == nil && first != '\ufeff' {
+		_ = br.UnreadRune()
+	}
+	return br
 }
 
 func (c *Config) validateSchedules() error {
@@ -107,11 +118,12 @@ func (c *Config) validateSchedule(s *Schedule) error {
 	if err != nil {
 		return fmt.Errorf("handoff %q is not a time of day HH:MM", s.Handoff)
 	}
-	start, err := time.ParseInLocation("2006-01-02", s.Start, loc)
-	if err != nil {
+	// The date is parsed in UTC, where every midnight exists.
+	if s.startDay, err = time.Parse("2006-01-02", s.Start); err != nil {
 		return fmt.Errorf("start %q is not a date YYYY-MM-DD", s.Start)
 	}
-	s.first = time.Date(start.Year(), start.Month(), start.Day(), handoff.Hour(), handoff.Minute(), 0, 0, loc)
+	s.handoffHour, s.handoffMinute = handoff.Hour(), handoff.Minute()
+	s.first = s.handoffOn(s.startDay)
 	for i := range s.Overrides {
 		o := &s.Overrides[i]
 		norm := normalizeEmail(o.Member)
@@ -157,32 +169,59 @@ func parseOverrideTime(s string, loc *time.Location) (time.Time, error) {
 }
 
 // OnCall returns the email of who is on call at t, and why: the rotation's
-// shift, or the override that put them there.
+// shift, or the override that put them there. Before its first handoff
+// the rotation puts nobody on call: unless an override without covers
+// does, the email is empty and why says when the rotation starts.
 func (s *Schedule) OnCall(t time.Time) (email, why string) {
-	var shift int64
-	day := 24 * time.Hour
-	if d := time.Duration(s.Shift); d%day == 0 {
-		// Whole days: count calendar days since the first handoff in the
-		// schedule's zone, so a handoff stays at its wall-clock time.
-		local := t.In(s.loc)
-		date := time.Date(local.Year(), local.Month(), local.Day(), s.first.Hour(), s.first.Minute(), 0, 0, s.loc)
-		if local.Before(date) {
-			date = date.AddDate(0, 0, -1)
-		}
-		days := civilDays(s.first, date)
-		shift = floorDiv(days, int64(d/day))
+	if shift := s.shiftAt(t); shift >= 0 {
+		n := int64(len(s.rotation))
+		email = s.rotation[shift%n]
+		why = fmt.Sprintf("shift %d of the rotation", shift+1)
 	} else {
-		shift = floorDiv(int64(t.Sub(s.first)), int64(d))
+		why = fmt.Sprintf("nobody on call, the rotation starts %s %02d:%02d %s", s.Start, s.handoffHour, s.handoffMinute, s.loc)
 	}
-	n := int64(len(s.rotation))
-	email = s.rotation[(shift%n+n)%n]
-	why = fmt.Sprintf("shift %d of the rotation", shift+1)
 	for i, o := range s.Overrides {
 		if !t.Before(o.from) && t.Before(o.to) && (o.Covers == "" || o.Covers == email) {
 			email, why = o.Member, fmt.Sprintf("override %d", i)
 		}
 	}
 	return email, why
+}
+
+// shiftAt returns the number of the shift at t, counted from 0 at the first
+// handoff; it is negative before the first handoff.
+func (s *Schedule) shiftAt(t time.Time) int64 {
+	shift := time.Duration(s.Shift)
+	day := 24 * time.Hour
+	if shift%day != 0 {
+		return floorDiv(int64(t.Sub(s.first)), int64(shift))
+	}
+	// Whole days: count calendar days since the start date in the
+	// schedule's zone, so a handoff stays at its wall-clock time.
+	local := t.In(s.loc)
+	days := civilDays(s.startDay, local)
+	if local.Before(s.handoffOn(local)) {
+		days-- // the day's shift has not begun: still the previous day's
+	}
+	return floorDiv(days, int64(shift/day))
+}
+
+// handoffOn returns the handoff on the date of day, in the schedule's zone.
+// A handoff in the hour a daylight-saving change skips happens as the
+// clocks jump past it.
+func (s *Schedule) handoffOn(day time.Time) time.Time {
+	h := time.Date(day.Year(), day.Month(), day.Day(), s.handoffHour, s.handoffMinute, 0, 0, s.loc)
+	// moved is how many minutes time.Date moved a missing time, to one side
+	// of the jump, maybe across midnight.
+	moved := (h.Hour()*60+h.Minute()-s.handoffHour*60-s.handoffMinute+36*60)%(24*60) - 12*60
+	if moved == 0 {
+		return h
+	}
+	start, end := h.ZoneBounds()
+	if moved < 0 {
+		return end
+	}
+	return start
 }
 
 // civilDays is the number of calendar days from a's date to b's date.

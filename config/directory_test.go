@@ -101,7 +101,7 @@ func TestOnCall(t *testing.T) {
 		wantW string
 	}{
 		{"first shift starts at the handoff", weekly, time.Date(2026, 11, 2, 9, 0, 0, 0, shanghai), "alice@corp.com", "shift 1 of the rotation"},
-		{"a minute before the first handoff: the last of the previous round", weekly, time.Date(2026, 11, 2, 8, 59, 0, 0, shanghai), "carol@corp.com", "shift 0 of the rotation"},
+		{"a minute before the first handoff: nobody yet", weekly, time.Date(2026, 11, 2, 8, 59, 0, 0, shanghai), "", "nobody on call, the rotation starts 2026-11-02 09:00 Asia/Shanghai"},
 		{"second week", weekly, time.Date(2026, 11, 9, 9, 0, 0, 0, shanghai), "bob@corp.com", "shift 2 of the rotation"},
 		{"override covers bob inside his week", weekly, time.Date(2026, 11, 12, 10, 0, 0, 0, shanghai), "carol@corp.com", "override 0"},
 		{"an override covering bob does not apply in carol's week", weekly, time.Date(2026, 11, 16, 10, 0, 0, 0, shanghai), "carol@corp.com", "shift 3 of the rotation"},
@@ -112,7 +112,7 @@ func TestOnCall(t *testing.T) {
 		{"daily, after DST starts", daily, time.Date(2026, 3, 8, 8, 30, 0, 0, newYork), "alice@corp.com", "shift 3 of the rotation"},
 		{"daily, a week after DST", daily, time.Date(2026, 3, 15, 8, 31, 0, 0, newYork), "bob@corp.com", "shift 10 of the rotation"},
 		{"12h shifts", halfDay, time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC), "alice@corp.com", "shift 4 of the rotation"},
-		{"12h, before start", halfDay, time.Date(2026, 10, 31, 23, 0, 0, 0, time.UTC), "carol@corp.com", "shift 0 of the rotation"},
+		{"12h, before start: nobody yet", halfDay, time.Date(2026, 10, 31, 23, 0, 0, 0, time.UTC), "", "nobody on call, the rotation starts 2026-11-01 00:00 UTC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, why := tc.s.OnCall(tc.at)

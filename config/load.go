@@ -37,6 +37,9 @@ var (
 	// starting with a letter or digit, at most 64 bytes.
 	userIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
 	phoneDigits = regexp.MustCompile(`^\+?[0-9]{5,15}$`)
+	// trunkPrefix is the "(0)" of "+44 (0)20 7946 0000": the 0 is dialled
+	// only without the country code.
+	trunkPrefix = regexp.MustCompile(`\(\s*0\s*\)`)
 	// parseMatchers is the parser Alertmanager reads each entry of a
 	// matchers list with by default, so one entry may hold several
 	// matchers ('team="dba", severity="critical"', '{team="dba"}') and a
@@ -215,9 +218,9 @@ func (c *Config) addMember(m *Member) error {
 		m.Name = email
 	}
 	if m.Phone != "" {
-		phone, ok := normalizePhone(m.Phone)
-		if !ok {
-			return fmt.Errorf("phone %q of %s is not a phone number", m.Phone, email)
+		phone, err := checkPhone(m.Phone)
+		if err != nil {
+			return fmt.Errorf("phone %q of %s %w", m.Phone, email, err)
 		}
 		m.Phone = phone
 	}
@@ -269,9 +272,19 @@ func (c *Config) validateMappingTables(dir string) error {
 	return nil
 }
 
+// validateTeams checks that teams hold members, and indexes them by
+// lower-cased name, refusing two names that differ only in letter case.
 func (c *Config) validateTeams() error {
+	c.teams = make(map[string][]string, len(c.Teams))
+	spelling := make(map[string]string, len(c.Teams)) // lower-cased name -> the name as configured
 	for _, name := range slices.Sorted(maps.Keys(c.Teams)) {
+		folded := strings.ToLower(name)
+		if first, dup := spelling[folded]; dup {
+			return fmt.Errorf("teams.%s: same name as teams.%s but for letter case; a from_label label names teams in any case, so give them names that differ in more than case", name, first)
+		}
+		spelling[folded] = name
 		emails := c.Teams[name]
+		c.teams[folded] = emails
 		for i, email := range emails {
 			norm := normalizeEmail(email)
 			if _, ok := c.members[norm]; !ok {
@@ -427,9 +440,10 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 	return nil
 }
 
-// Team returns the member emails of the team called name.
+// Team returns the member emails of the team called name, compared
+// case-insensitively, as a from_label label may write it.
 func (c *Config) Team(name string) ([]string, bool) {
-	emails, ok := c.Teams[name]
+	emails, ok := c.teams[strings.ToLower(name)]
 	return emails, ok
 }
 
@@ -454,6 +468,20 @@ func checkEmail(email string) (string, error) {
 		return "", fmt.Errorf("email %q is not an email address", email)
 	}
 	return normalizeEmail(email), nil
+}
+
+// checkPhone returns phone normalised, or an error that completes the
+// sentence "phone P of E …" and says what to write instead.
+func checkPhone(phone string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(phone), "+") && trunkPrefix.MatchString(phone) {
+		without := strings.Join(strings.Fields(trunkPrefix.ReplaceAllString(phone, " ")), " ")
+		return "", fmt.Errorf("holds the trunk prefix (0), which is not dialled after a country code: leave it out, as in %s", without)
+	}
+	p, ok := normalizePhone(phone)
+	if !ok {
+		return "", errors.New("is not a phone number")
+	}
+	return p, nil
 }
 
 // normalizePhone drops the characters people format numbers with and keeps

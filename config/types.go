@@ -49,6 +49,8 @@ type Config struct {
 
 	// members indexes Members by lower-cased email; filled by Load.
 	members map[string]*Member
+	// teams indexes Teams by lower-cased name; filled by Load.
+	teams map[string][]string
 }
 
 // GlobalConfig holds the settings shared by every robot.
@@ -128,6 +130,12 @@ type Schedule struct {
 	rotation []string
 	first    time.Time // the first handoff
 	loc      *time.Location
+	// startDay is Start's date; only its year, month and day count.
+	startDay time.Time
+	// handoffHour and handoffMinute are Handoff, parsed by Load; kept,
+	// because first holds them as time.Date normalised them, an hour off
+	// when the start date's handoff falls in a daylight-saving gap.
+	handoffHour, handoffMinute int
 }
 
 // Override puts Member on call from From until To; with Covers, only in

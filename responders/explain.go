@@ -88,6 +88,9 @@ func (e Explanation) WriteText(w io.Writer) {
 		for _, a := range r.Adds {
 			fmt.Fprintf(w, "  adds %s (%s)\n", who(a), strings.TrimPrefix(a.Via, fmt.Sprintf("responders[%d] ", r.Index)))
 		}
+		for _, note := range r.Notes {
+			fmt.Fprintf(w, "  %s\n", note)
+		}
 		if r.MentionAll {
 			fmt.Fprintln(w, "  adds @all")
 		}

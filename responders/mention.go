@@ -89,7 +89,7 @@ func unresolvedReason(robot *config.Robot, r Responder) string {
 	}
 	switch {
 	case r.Email == "":
-		return "not a member and not an email"
+		return "not a member, an email or a team"
 	case r.Member == nil:
 		return "not a member, and " + table
 	default:

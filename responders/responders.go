@@ -76,6 +76,9 @@ type RuleResult struct {
 	Why        string      `json:"why,omitempty"`
 	Adds       []Responder `json:"adds,omitempty"`
 	MentionAll bool        `json:"mentionAll,omitempty"`
+	// Notes say what an applying rule could not add, and why: a schedule
+	// with nobody on call, for one.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // applyRule works out what rule i of cfg gives alert, whose labels are
@@ -114,6 +117,10 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.Lab
 	}
 	for _, name := range rule.Schedules {
 		email, why := cfg.Schedules[name].OnCall(now)
+		if email == "" {
+			res.Notes = append(res.Notes, fmt.Sprintf("schedule %s: %s", name, why))
+			continue
+		}
 		add(member(cfg, email), fmt.Sprintf("schedule %s, %s", name, why))
 	}
 	if rule.FromLabel != "" {
@@ -127,7 +134,8 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.Lab
 }
 
 // fromLabel adds the responders one name in a from_label label stands for:
-// a team's members, a member, or an email that is not a member's.
+// a team's members (its name in any case), a member, or an email that is
+// not a member's.
 func fromLabel(cfg *config.Config, name string, add func(Responder)) {
 	if emails, ok := cfg.Team(name); ok {
 		for _, email := range emails {

@@ -2,6 +2,7 @@ package responders
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func TestPlan(t *testing.T) {
 			{outcome: OutcomeUnresolved, reason: `no phone on record, and email not in mapping table "users"`},
 			{outcome: OutcomeUserIDFallback, userID: "outsider_wecom"},
 			{outcome: OutcomeUnresolved, reason: `not a member, and email not in mapping table "users"`},
-			{outcome: OutcomeUnresolved, reason: "not a member and not an email"},
+			{outcome: OutcomeUnresolved, reason: "not a member, an email or a team"},
 		}},
 		{robot: "nophone", want: []want{
 			{outcome: OutcomePhone, phone: "13800001111"},
@@ -121,7 +122,7 @@ func TestPlan(t *testing.T) {
 			{outcome: OutcomeUnresolved, reason: "no phone on record, and no mapping table is selected for the robot"},
 			{outcome: OutcomeUnresolved, reason: "not a member, and no mapping table is selected for the robot"},
 			{outcome: OutcomeUnresolved, reason: "not a member, and no mapping table is selected for the robot"},
-			{outcome: OutcomeUnresolved, reason: "not a member and not an email"},
+			{outcome: OutcomeUnresolved, reason: "not a member, an email or a team"},
 		}},
 		{robot: "table", want: []want{
 			{outcome: OutcomeUserID, userID: "alice_wecom"},
@@ -130,7 +131,7 @@ func TestPlan(t *testing.T) {
 			{outcome: OutcomeUnresolved, reason: `no phone on record, and email not in mapping table "users"`},
 			{outcome: OutcomeUserID, userID: "outsider_wecom"},
 			{outcome: OutcomeUnresolved, reason: `not a member, and email not in mapping table "users"`},
-			{outcome: OutcomeUnresolved, reason: "not a member and not an email"},
+			{outcome: OutcomeUnresolved, reason: "not a member, an email or a team"},
 		}},
 		{robot: "off", want: slices.Repeat([]want{{outcome: OutcomeDisabled, reason: "the robot's @ mention toggle is off"}}, 7)},
 	} {
@@ -167,6 +168,63 @@ func BenchmarkResolveAndPlan(b *testing.B) {
 		set := Resolve(cfg, as, now)
 		if len(Plan(cfg, robot, set.Responders)) != 4 {
 			b.Fatal("want 4 responders")
+		}
+	}
+}
+
+// TestScheduleNotStartedAddsNobody: a rule whose schedule has not started
+// yet adds nobody for it, and says so in the rule's notes for explain.
+func TestScheduleNotStartedAddsNobody(t *testing.T) {
+	cfg, err := config.Load([]byte(`
+members:
+  - {email: alice@corp.com, phone: "13800001111"}
+  - {email: bob@corp.com, phone: "13800002222"}
+schedules:
+  future: {members: [alice@corp.com, bob@corp.com], start: "2026-12-01", shift: 1w, timezone: Asia/Shanghai}
+responders:
+  - matchers: ['team="dba"']
+    schedules: [future]
+robots:
+  r: {key: k}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := template.KV{"team": "dba"}
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	set := Resolve(cfg, []template.Alert{{Status: "firing", Labels: labels, StartsAt: at}}, at)
+	for _, r := range set.Responders {
+		t.Errorf("%s is on call before the rotation starts (%s)", r.Email, r.Via)
+	}
+	e := Explain(cfg, cfg.Robots["r"], labels, "firing", at, at)
+	rule := e.Rules[0]
+	want := []string{"schedule future: nobody on call, the rotation starts 2026-12-01 09:00 Asia/Shanghai"}
+	if !rule.Matched || len(rule.Adds) != 0 || !slices.Equal(rule.Notes, want) {
+		t.Errorf("rule = %+v, want it to apply, add nobody and note %q", rule, want)
+	}
+	var text strings.Builder
+	e.WriteText(&text)
+	if !strings.Contains(text.String(), "  "+want[0]+"\n") {
+		t.Errorf("explain does not say %q:\n%s", want[0], text.String())
+	}
+	set = Resolve(cfg, []template.Alert{{Status: "firing", Labels: labels, StartsAt: at}}, at.AddDate(0, 0, 7))
+	if len(set.Responders) != 1 || set.Responders[0].Email != "alice@corp.com" {
+		t.Errorf("after the start: responders = %+v, want alice", set.Responders)
+	}
+}
+
+// TestFromLabelTeamIgnoresCase: a team named in a from_label label is found
+// whatever its letter case, as emails are.
+func TestFromLabelTeamIgnoresCase(t *testing.T) {
+	cfg := loadConfig(t)
+	for _, owner := range []string{"DBA", "Dba", "dba"} {
+		set := Resolve(cfg, alerts(template.KV{"owner": owner}), time.Now())
+		var got []string
+		for _, r := range set.Responders {
+			got = append(got, r.Email)
+		}
+		if want := []string{"alice@corp.com", "bob@corp.com"}; !slices.Equal(got, want) {
+			t.Errorf("owner=%q: responders %v, want %v", owner, got, want)
 		}
 	}
 }
