@@ -28,10 +28,11 @@ func newDedup() *dedup {
 	return &dedup{seed: maphash.MakeSeed(), expires: map[uint64]time.Time{}, inflight: map[uint64]chan struct{}{}}
 }
 
-// key identifies a notification for dedup: the robot's webhook (so two
-// keys brought by key_from: authorization are two robots), group key,
+// key identifies a notification for dedup: the robot and its webhook (so
+// two keys brought by key_from: authorization are two robots, and so are
+// two robots sharing a key, each posting its own message), group key,
 // status and each alert's fingerprint and status, in a stable order.
-func (d *dedup) key(webhookURL string, n *Notification) uint64 {
+func (d *dedup) key(robot, webhookURL string, n *Notification) uint64 {
 	alerts := make([]string, len(n.Alerts))
 	for i, a := range n.Alerts {
 		alerts[i] = a.Fingerprint + "/" + a.Status + "/" + a.StartsAt.String()
@@ -39,7 +40,7 @@ func (d *dedup) key(webhookURL string, n *Notification) uint64 {
 	slices.Sort(alerts)
 	var h maphash.Hash
 	h.SetSeed(d.seed)
-	for _, s := range append([]string{webhookURL, n.GroupKey, n.Status}, alerts...) {
+	for _, s := range append([]string{robot, webhookURL, n.GroupKey, n.Status}, alerts...) {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,9 +53,7 @@ type job struct {
 type robotQueue struct {
 	// url is the robot's webhook URL, key included: a secret, and the
 	// queue's key in Receiver.queues.
-	url string
-	// name is the robot the queue was made for, labelling its depth.
-	name    string
+	url     string
 	limiter *limiter
 	r       *Receiver
 
@@ -83,7 +82,6 @@ func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string
 		q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
 	} else {
 		q = &robotQueue{
-			name:    robot.Name,
 			url:     webhookURL,
 			limiter: newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
 			r:       r,
@@ -157,7 +155,7 @@ func (r *Receiver) finish(j *job, err error) {
 func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhookURL string, n *Notification, p *prepared, deadline time.Time) (duplicate bool, err error) {
 	j := &job{state: state, prep: p, deadline: deadline, done: make(chan error, 1)}
 	if window := time.Duration(state.Config.Global.DedupWindow); window > 0 {
-		j.dedupKey, j.dedupFor = r.dedup.key(webhookURL, n), window
+		j.dedupKey, j.dedupFor = r.dedup.key(p.robot.Name, webhookURL, n), window
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		duplicate, err := r.dedup.claim(wctx, j.dedupKey, r.now)
 		cancel()
@@ -193,7 +191,7 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 	j.enqueued = q.r.now()
 	q.mu.Lock()
 	q.waiting = append(q.waiting, j)
-	q.r.metrics.queueDepth.WithLabelValues(q.name).Set(float64(len(q.waiting)))
+	q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Inc()
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -244,8 +242,8 @@ func (q *robotQueue) remove(j *job) bool {
 	defer q.mu.Unlock()
 	for i, w := range q.waiting {
 		if w == j {
-			q.waiting = append(q.waiting[:i], q.waiting[i+1:]...)
-			q.r.metrics.queueDepth.WithLabelValues(q.name).Set(float64(len(q.waiting)))
+			q.waiting = slices.Delete(q.waiting, i, i+1)
+			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
 			return true
 		}
 	}
@@ -270,6 +268,7 @@ func (q *robotQueue) run() {
 // budget of the window is spent, it lingers a little so that a storm
 // becomes a few digests instead of a message per group.
 func (q *robotQueue) next() []*job {
+	merge := false // set once more than half the budget was found spent
 	for {
 		q.mu.Lock()
 		n := len(q.waiting)
@@ -289,6 +288,7 @@ func (q *robotQueue) next() []*job {
 			continue
 		}
 		if linger := q.linger(); linger > 0 {
+			merge = true
 			// Never linger away more than a quarter of what the oldest may wait.
 			linger = min(linger, oldest.deadline.Sub(oldest.enqueued)/4)
 			if wait := oldest.enqueued.Add(linger).Sub(q.r.now()); wait > 0 {
@@ -297,8 +297,18 @@ func (q *robotQueue) next() []*job {
 			}
 		}
 		q.mu.Lock()
-		jobs := q.takeSameRobot()
-		q.r.metrics.queueDepth.WithLabelValues(q.name).Set(float64(len(q.waiting)))
+		var jobs []*job
+		if merge {
+			jobs = q.takeSameRobot()
+		} else if len(q.waiting) > 0 {
+			// Most of the budget is left: each notification goes on its
+			// own, rendered with its robot's template, not as a digest.
+			jobs = []*job{q.waiting[0]}
+			q.waiting = slices.Delete(q.waiting, 0, 1)
+		}
+		for _, j := range jobs {
+			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
+		}
 		q.mu.Unlock()
 		if len(jobs) > 0 {
 			return jobs
@@ -380,7 +390,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 	now := q.r.now()
 	deadline := now
 	for _, j := range jobs {
-		q.r.metrics.waitSeconds.WithLabelValues(q.name).Observe(now.Sub(j.enqueued).Seconds())
+		q.r.metrics.waitSeconds.WithLabelValues(j.prep.robot.Name).Observe(now.Sub(j.enqueued).Seconds())
 		if j.deadline.After(deadline) {
 			deadline = j.deadline
 		}
@@ -410,10 +420,10 @@ func (q *robotQueue) deliver(jobs []*job) {
 		for i, err := range b.failed {
 			q.r.finish(jobs[i], err)
 		}
-		q.r.metrics.merged.WithLabelValues(q.name).Add(float64(len(jobs)))
+		q.r.metrics.merged.WithLabelValues(robot.Name).Add(float64(len(jobs)))
 	}
 	for _, rendered := range b.solos {
-		q.r.recordRender(q.name, rendered)
+		q.r.recordRender(robot.Name, rendered)
 	}
 	for _, c := range b.carries {
 		for _, i := range c {
@@ -472,7 +482,6 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		if ctx.Err() != nil {
 			return timedOut(ctx.Err(), err)
 		}
-		q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 		wait := backoff + rand.N(backoff/2)
 		if backoff < 8*time.Second {
 			backoff *= 2
@@ -484,10 +493,15 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			// a limit (a gateway of one's own), whose limiter never waits.
 			wait = max(q.limiter.wait(), wait)
 		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			// No time for another try: say so now rather than at the deadline.
+			return timedOut(context.DeadlineExceeded, err)
+		}
 		q.r.logger.Warn("WeCom send failed, retrying", "robot", robot.Name, "attempt", attempt+1, "wait", wait, "err", err)
 		if serr := sleepCtx(ctx, wait); serr != nil {
 			return timedOut(serr, err)
 		}
+		q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 	}
 }
 

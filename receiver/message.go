@@ -69,12 +69,24 @@ func (s *State) prepareAt(robot *config.Robot, n *template.Data, now time.Time) 
 		mentions:   responders.Plan(s.Config, robot, set.Responders),
 		mentionAll: set.MentionAll && robot.MentionEnabled(),
 		data: &templates.Data{
-			Data:     templates.Sanitize(n),
-			TimeZone: s.Config.Global.TimeZone,
+			Data:        templates.Sanitize(n),
+			TimeZone:    s.Config.Global.TimeZone,
+			FiringTotal: firing(n.Alerts),
 		},
 	}
 	p.data.Responders, p.data.Mentions, p.data.InlineMentions = displayMentions(robot, p.mentions)
 	return p
+}
+
+// firing counts the firing alerts.
+func firing(alerts template.Alerts) int {
+	n := 0
+	for i := range alerts {
+		if alerts[i].Status == "firing" {
+			n++
+		}
+	}
+	return n
 }
 
 // displayMentions returns the responders as templates show them, the text
@@ -122,14 +134,24 @@ func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {
 	out := &Rendered{Mentions: p.mentions}
 	contents, omitted, err := s.renderCards(p, budget)
 	if err != nil {
-		return nil, err
+		return nil, &templateError{err}
 	}
 	out.Parts, out.OmittedAlerts = len(contents), omitted
 	out.Messages, err = assemble(robot, contents, p.mentions, p.mentionAll, func() (string, error) {
 		return s.Templates.Execute(templates.MentionMessage(robot.Language), p.data)
 	})
-	return out, err
+	if err != nil {
+		return nil, &templateError{err}
+	}
+	return out, nil
 }
+
+// templateError is a notification the robot's templates cannot render: no
+// retry fixes it, a change of template does.
+type templateError struct{ err error }
+
+func (e *templateError) Error() string { return e.err.Error() }
+func (e *templateError) Unwrap() error { return e.err }
 
 // renderCards renders the robot's message over the notification's alerts,
 // split into parts or truncated to fit WeCom's byte limit.
@@ -157,7 +179,15 @@ func (s *State) renderCards(p *prepared, budget int) ([]string, int, error) {
 	}
 	if split {
 		parts, err := r.split(alerts, limit)
-		return parts, 0, err
+		if err != nil {
+			return nil, 0, err
+		}
+		// Parts and a companion go together or not at all: more than the
+		// robot may send in a window could never go, and every retry would
+		// post the first parts again. Those are truncated instead.
+		if n := s.Config.Limit(robot).Messages; n <= 0 || len(parts)+1 <= n {
+			return parts, 0, nil
+		}
 	}
 	c, omitted, err := r.truncate(alerts, limit)
 	return []string{c}, omitted, err

@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 )
 
 const namespace = "alertmanager_wecom"
@@ -75,4 +77,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // counter returns a counter by robot.
 func counter(name, help string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, []string{"robot"})
+}
+
+// initRobots makes the series of cfg's robots exist from the start, at
+// zero, so that rate() and alerts on them see their first event.
+func (m *metrics) initRobots(cfg *config.Config) {
+	for name := range cfg.Robots {
+		for _, result := range []string{resultDelivered, resultFailed, resultBadRequest, resultDuplicate} {
+			m.notifications.WithLabelValues(name, result)
+		}
+		for _, c := range []*prometheus.CounterVec{m.merged, m.parts, m.truncated, m.rateLimited, m.retries, m.unavailable} {
+			c.WithLabelValues(name)
+		}
+		m.queueDepth.WithLabelValues(name)
+	}
 }

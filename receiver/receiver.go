@@ -6,11 +6,13 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -107,6 +109,8 @@ type Receiver struct {
 	maxBody int64
 	now     func() time.Time
 	dedup   *dedup
+	// unmentionable remembers the responders already warned about.
+	unmentionable seenSet
 
 	// queues holds a queue per webhook URL (a secret: never printed) while
 	// it is in use or remembers sends; queueIdle is how long an idle one
@@ -136,7 +140,7 @@ func New(state *State, opts Options) *Receiver {
 		r.maxBody = DefaultMaxRequestBytes
 	}
 	if state != nil {
-		r.state.Store(state)
+		r.SetState(state)
 	}
 	return r
 }
@@ -150,6 +154,8 @@ func (r *Receiver) State() *State { return r.state.Load() }
 // SetState makes later requests use s; requests in flight keep theirs.
 // The previous state's idle connections to WeCom are closed.
 func (r *Receiver) SetState(s *State) {
+	r.metrics.initRobots(s.Config)
+	r.unmentionable.forget()
 	if old := r.state.Swap(s); old != nil && old != s {
 		old.client.CloseIdleConnections()
 	}
@@ -220,7 +226,7 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		status := deliveryStatus(err)
 		if status == http.StatusServiceUnavailable {
 			r.metrics.unavailable.WithLabelValues(name).Inc()
-			w.Header().Set("Retry-After", strconv.Itoa(int(maxWait.Seconds())))
+			w.Header().Set("Retry-After", retryAfter(maxWait))
 		}
 		http.Error(w, fmt.Sprintf("robot %s: %v", name, err), status)
 		return
@@ -228,6 +234,12 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
 	r.logger.Debug("Delivered notification", logAttrs...)
 	w.WriteHeader(http.StatusOK)
+}
+
+// retryAfter is the Retry-After of a 503: max_wait in whole seconds,
+// rounded up, at least one.
+func retryAfter(maxWait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(maxWait.Seconds()))))
 }
 
 // withAttrs returns log attributes base followed by more, leaving base as it was.
@@ -325,10 +337,15 @@ var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledBody = 64 << 10
 
 // deliveryStatus is the answer to Alertmanager for a delivery failure: 503
-// when trying again later may succeed, 502 when WeCom refused for good (a
-// gone robot still deserves Alertmanager's retries and its failure metrics,
-// never a 4xx that would drop the notification silently).
+// when trying again later may succeed, 502 when WeCom refused for good, 500
+// when the robot's template cannot render the notification (both still
+// deserve Alertmanager's retries, which succeed once the robot or the
+// template is fixed, and its failure metrics, never a 4xx that would drop
+// the notification silently).
 func deliveryStatus(err error) int {
+	if _, ok := errors.AsType[*templateError](err); ok {
+		return http.StatusInternalServerError
+	}
 	if wecom.Retryable(err) {
 		return http.StatusServiceUnavailable
 	}
@@ -359,12 +376,51 @@ func (r *Receiver) recordSend(robot, msgtype string, err error) {
 }
 
 // recordMentions counts how each responder was resolved and logs anyone who
-// cannot be mentioned, with the reason.
+// cannot be mentioned, with the reason: a warning the first time, debug
+// after that, so that a storm does not flood the log with one line per
+// notification.
 func (r *Receiver) recordMentions(logAttrs []any, robot *config.Robot, mentions []responders.Mention) {
 	for _, m := range mentions {
 		r.metrics.mentions.WithLabelValues(robot.Name, robot.Mention.Strategy, m.Outcome).Inc()
 		if m.Outcome == responders.OutcomeUnresolved {
-			r.logger.Warn("Responder cannot be mentioned", withAttrs(logAttrs, "responder", m.Name, "email", m.Email, "reason", m.Reason)...)
+			level := slog.LevelDebug
+			if r.unmentionable.first(robot.Name + "\x00" + m.Name + "\x00" + m.Reason) {
+				level = slog.LevelWarn
+			}
+			r.logger.Log(context.Background(), level, "Responder cannot be mentioned", withAttrs(logAttrs, "responder", m.Name, "email", m.Email, "reason", m.Reason)...)
 		}
 	}
+}
+
+// seenSet remembers strings, up to a bound: past it, it forgets them all
+// and starts again (the strings may come from alert labels).
+type seenSet struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+// maxSeen bounds a seenSet.
+const maxSeen = 1000
+
+// first reports whether s was not seen since the set last forgot, and
+// remembers it.
+func (s *seenSet) first(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seen[key]; ok {
+		return false
+	}
+	if s.seen == nil || len(s.seen) >= maxSeen {
+		s.seen = map[string]struct{}{}
+	}
+	s.seen[key] = struct{}{}
+	return true
+}
+
+// forget forgets every string: after a reload, what cannot be mentioned
+// is worth a warning again.
+func (s *seenSet) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen = nil
 }

@@ -302,6 +302,18 @@ func TestUnresolvedResponderLoggedAndCounted(t *testing.T) {
 	if got := tr.value(t, "mentions", "unresolved", "phoneonly", "phone"); got != 2 {
 		t.Errorf("mentions_total{outcome=unresolved} = %v, want 2", got)
 	}
+
+	// The same responders again: counted, but warned about once only, so
+	// that a storm does not flood the log.
+	if code, body := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Y", "team": "payments"})); code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	if got := tr.value(t, "mentions", "unresolved", "phoneonly", "phone"); got != 4 {
+		t.Errorf("mentions_total{outcome=unresolved} = %v, want 4", got)
+	}
+	if n := strings.Count(tr.logs.String(), `level=WARN msg="Responder cannot be mentioned"`); n != 2 {
+		t.Errorf("%d warnings for 2 responders who cannot be mentioned, in two notifications:\n%s", n, tr.logs)
+	}
 }
 
 // value returns the value of counter alertmanager_wecom_<name>_total with

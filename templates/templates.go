@@ -41,6 +41,9 @@ type Data struct {
 	InlineMentions []string
 	// TimeZone is the IANA name of the zone times are shown in, for `tz`.
 	TimeZone string
+	// FiringTotal is how many of the notification's alerts fire, all of
+	// them, also in a part or a truncated card whose .Alerts are only some.
+	FiringTotal int
 }
 
 // Responder is one person responsible for the notification, for display.

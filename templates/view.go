@@ -41,7 +41,8 @@ type View struct {
 	// Sections are the firing alerts, then the resolved ones, each under its
 	// heading; a status without alerts has no section.
 	Sections []Section
-	// FiringCount is how many alerts are firing.
+	// FiringCount is how many alerts are firing: in the whole notification
+	// (Data.FiringTotal), not only in the part shown.
 	FiringCount int
 }
 
@@ -156,7 +157,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 			resolved = append(resolved, av)
 		}
 	}
-	v.FiringCount = len(firing)
+	v.FiringCount = max(len(firing), d.FiringTotal)
 	if len(firing) > 0 {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Firing, Alerts: firing})
 	}

@@ -1,0 +1,199 @@
+package receiver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
+)
+
+// TestSplitBeyondTheWindowIsTruncated: overflow: split into more parts than
+// the robot's rate limit allows in one window could never be delivered, and
+// every Alertmanager retry would post the same first parts again, spending
+// the robot's budget each time: such a notification is truncated instead,
+// and its title still counts all of its alerts.
+func TestSplitBeyondTheWindowIsTruncated(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 4, per: 2s}", 1)
+		return cfg + "  split:       {key: key-split, overflow: split, mention: {strategy: mapping_table, mapping_table: wecom_users}}\n"
+	})
+	tr.fake.Limit, tr.fake.Window = 4, 2*time.Second
+	body := notification(t, "firing", diskFull(150)...)
+	var codes []int
+	for try := range 3 { // Alertmanager retries after each 503
+		code, _ := tr.post(t, "split", body)
+		codes = append(codes, code)
+		if try < 2 {
+			time.Sleep(2100 * time.Millisecond) // the window frees
+		}
+	}
+	got := tr.fake.AcceptedFor("key-split")
+	firstParts := 0
+	for _, r := range got {
+		if strings.HasPrefix(r.Message.Content(), "(1/") {
+			firstParts++
+		}
+	}
+	t.Logf("answers %v; WeCom accepted %d messages, part (1/n) %d times", codes, len(got), firstParts)
+	if len(got) > 0 {
+		t.Logf("first card starts %q", strings.SplitN(got[0].Message.Content(), "\n", 2)[0])
+	}
+	if codes[len(codes)-1] != http.StatusOK {
+		t.Errorf("a notification split into more parts than the rate limit allows is never delivered: answers %v", codes)
+	}
+	if firstParts > 1 {
+		t.Errorf("each retry posted the same part (1/n) again: %d times", firstParts)
+	}
+	if codes[0] != http.StatusOK || len(got) == 0 || !strings.Contains(got[0].Message.Content(), "more alerts not shown") ||
+		!strings.Contains(got[0].Message.Content(), "[FIRING:150]") {
+		t.Errorf("the first try was not delivered truncated: answers %v, %d messages", codes, len(got))
+	}
+}
+
+// TestDuplicatesArePerRobot: two robots posting to one webhook key receive
+// the same notification (two webhook_configs in one Alertmanager receiver):
+// each posts its own message, neither is taken for the other's duplicate.
+func TestDuplicatesArePerRobot(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + "  table2:      {key: key-table, msgtype: text, mention: {strategy: mapping_table, mapping_table: wecom_users}}\n"
+	})
+	body := notification(t, "firing", template.KV{"alertname": "DiskFull", "team": "dba", "severity": "critical"})
+	for _, robot := range []string{"table", "table2"} {
+		if code, b := tr.post(t, robot, body); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", robot, code, b)
+		}
+	}
+	var types []string
+	for _, r := range tr.fake.AcceptedFor("key-table") {
+		types = append(types, r.Message.MsgType)
+	}
+	t.Logf("WeCom accepted %v; notifications_total{robot=table2,result=duplicate} = %v", types, tr.value(t, "notifications", "duplicate", "table2"))
+	if len(types) != 2 {
+		t.Errorf("robot table2's notification (a text message) was never posted: it was taken for a duplicate of robot table's; WeCom accepted %v", types)
+	}
+}
+
+// TestRetryAfterAtLeastASecond: a max_wait under a second (which the config
+// accepts) does not answer "Retry-After: 0", retry at once.
+func TestRetryAfterAtLeastASecond(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 500ms\n  rate_limit: {messages: 1, per: 1m}", 1)
+	})
+	tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"}))
+	resp, b := tr.do(t, http.MethodPost, "table", notification(t, "firing", template.KV{"alertname": "B"}), nil)
+	t.Logf("answer %d, Retry-After %q, body %q", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b))
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "0" {
+		t.Errorf("503 with Retry-After: 0 (retry at once) while the robot's budget is spent for the next minute")
+	}
+}
+
+// TestTemplateErrorIs500: a notification the robot's own template cannot
+// render is answered 500, not 503 with Retry-After, and not counted as
+// "unavailable", as if WeCom were failing.
+func TestTemplateErrorIs500(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + "  custom:      {key: key-custom, message: '{{ .Status }} {{ range .Alerts }}{{ .Labels.code | urlUnescape }}{{ end }}'}\n"
+	})
+	for _, limited := range []string{"custom"} {
+		resp, b := tr.do(t, http.MethodPost, limited, notification(t, "firing", template.KV{"alertname": "A", "code": "%zz"}), nil)
+		t.Logf("answer %d, Retry-After %q, body %q, unavailable_total %v", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b), tr.value(t, "unavailable", "custom"))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			t.Errorf("a template error no retry can fix answered 503 + Retry-After %s", resp.Header.Get("Retry-After"))
+		}
+	}
+}
+
+// TestNoDigestWhileBudgetIsFree: notifications that wait while the worker
+// is busy (WeCom slow to answer, or a burst) are not merged into a compact
+// digest while most of the budget is free: each goes with the robot's own
+// template (labels, runbook, description...).
+func TestNoDigestWhileBudgetIsFree(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 20, per: 1m}", 1)
+	})
+	// WeCom is slow to answer the first message: the worker is busy for 300ms.
+	tr.fake.Inject("key-table", wecomtest.Failure{Delay: 300 * time.Millisecond})
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
+			codes[i], _ = tr.post(t, "table", notification(t, "firing", template.KV{"alertname": fmt.Sprint("Alert", i), "team": "dba", "severity": "critical"}))
+		}()
+	}
+	wg.Wait()
+	got := tr.fake.AcceptedFor("key-table")
+	for i, r := range got {
+		t.Logf("message %d: %q", i, strings.SplitN(r.Message.Content(), "\n", 2)[0])
+	}
+	t.Logf("answers %v; %d of 20 messages of the budget used; notifications_merged_total = %v", codes, len(got), tr.value(t, "notifications_merged", "table"))
+	for _, r := range got {
+		if strings.Contains(r.Message.Content(), "Alert digest") {
+			t.Errorf("notifications merged into a digest while %d of 20 messages of the window were spent (digests are for more than half spent)", 1)
+		}
+	}
+}
+
+// TestSharedKeyMetricsPerRobot: robots sharing a key share a queue, but
+// each robot's parts_split_total, alerts_truncated_total,
+// queue_wait_seconds and log lines carry its own name.
+func TestSharedKeyMetricsPerRobot(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 20, per: 1m}", 1)
+		return cfg + "  table2:      {key: key-table, overflow: truncate, mention: {strategy: mapping_table, mapping_table: wecom_users}}\n"
+	})
+	if code, b := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "First"})); code != http.StatusOK {
+		t.Fatalf("table: %d %s", code, b)
+	}
+	if code, b := tr.post(t, "table2", notification(t, "firing", diskFull(120)...)); code != http.StatusOK {
+		t.Fatalf("table2: %d %s", code, b)
+	}
+	t.Logf("alerts_truncated_total{robot=table} = %v, {robot=table2} = %v", tr.value(t, "alerts_truncated", "table"), tr.value(t, "alerts_truncated", "table2"))
+	if tr.value(t, "alerts_truncated", "table2") == 0 {
+		t.Errorf("robot table2 truncated its notification, but alerts_truncated_total{robot=table2} = 0 (counted under robot table: %v)", tr.value(t, "alerts_truncated", "table"))
+	}
+}
+
+// TestCountersStartAtZero: a counter one alerts on (rate_limited_total,
+// retries_total, unavailable_total) exists at 0 for every configured robot
+// from the start.
+func TestCountersStartAtZero(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	families, err := tr.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range families {
+		have[f.GetName()] = len(f.GetMetric()) > 0
+	}
+	for _, name := range []string{"rate_limited_total", "retries_total", "unavailable_total",
+		"notifications_merged_total", "parts_split_total", "alerts_truncated_total", "notifications_total"} {
+		if !have["alertmanager_wecom_"+name] {
+			t.Errorf("alertmanager_wecom_%s has no series before its first event", name)
+		}
+	}
+}
+
+// TestRetriesCountResends: retries_total counts tries sent again, not a
+// retry that a 45009 window outlasting max_wait never let go.
+func TestRetriesCountResends(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	tr.fake.Inject("key-phoneonly", wecomtest.Failure{Errcode: 45009})
+	body := notification(t, "firing", template.KV{"alertname": "DiskFull"})
+	code, _ := tr.post(t, "phoneonly", body)
+	sends := len(tr.fake.Answers())
+	retries := tr.value(t, "retries", "phoneonly")
+	t.Logf("answer %d, WeCom saw %d request(s), retries_total=%v", code, sends, retries)
+	if int(retries) != sends-1 {
+		t.Errorf("retries_total = %v, but WeCom saw %d request(s), i.e. %d resend(s)", retries, sends, sends-1)
+	}
+}
