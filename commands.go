@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
 	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 )
@@ -40,7 +42,10 @@ func checkConfig(stdout, stderr io.Writer, path string) int {
 			}
 		}
 		rate := "unlimited"
-		if limit.Messages > 0 {
+		switch {
+		case limit.Messages == 1:
+			rate = fmt.Sprintf("1 message per %s", limit.Per)
+		case limit.Messages > 0:
 			rate = fmt.Sprintf("%d messages per %s", limit.Messages, limit.Per)
 		}
 		overflow := robot.Overflow
@@ -117,9 +122,15 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 	return 0
 }
 
-// healthcheck asks url and exits 0 only on 200, for images with no shell or curl.
-func healthcheck(stderr io.Writer, url string) int {
-	client := &http.Client{Timeout: 5 * time.Second}
+// healthcheck asks url and exits 0 only on 200, for images with no shell or
+// curl. httpConfigFile, when set, configures the client as amtool's
+// --http.config.file does: basic auth with a password file, TLS.
+func healthcheck(stderr io.Writer, url, httpConfigFile string) int {
+	client, err := healthClient(httpConfigFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "FAILED: %v\n", err)
+		return 1
+	}
 	resp, err := client.Get(url)
 	if err != nil {
 		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
@@ -131,6 +142,24 @@ func healthcheck(stderr io.Writer, url string) int {
 		return 1
 	}
 	return 0
+}
+
+// healthClient is the HTTP client of healthcheck: a plain one, or the one
+// a Prometheus HTTP client configuration file describes.
+func healthClient(httpConfigFile string) (*http.Client, error) {
+	if httpConfigFile == "" {
+		return &http.Client{Timeout: 5 * time.Second}, nil
+	}
+	cfg, _, err := promconfig.LoadHTTPConfigFile(httpConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", httpConfigFile, err)
+	}
+	client, err := promconfig.NewClientFromConfig(*cfg, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", httpConfigFile, err)
+	}
+	client.Timeout = 5 * time.Second
+	return client, nil
 }
 
 // explainCommand prints who an alert mentions on a robot, and why.

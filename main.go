@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // /debug/pprof/, as Alertmanager serves it
 	"os"
@@ -35,6 +36,7 @@ const name = "alertmanager-wecom"
 
 func main() {
 	tuneGC()
+	fillVersion()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -71,8 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	promslogflag.AddFlags(app, logConfig)
 
 	app.Command("serve", "Run the receiver (the default).").Default()
-	check := app.Command("check-config", "Validate a configuration file and print what each robot will do.")
-	checkFile := check.Arg("file", "Configuration file.").Required().String()
+	check := app.Command("check-config", "Validate a configuration file (the file argument, or --config.file) and print what each robot will do.")
+	checkFile := check.Arg("file", "Configuration file; default --config.file.").String()
 	render := app.Command("render", "Print the exact WeCom requests a robot would send for an Alertmanager webhook payload (with --config.file), and who is mentioned how.")
 	renderRobot := render.Flag("robot", "Robot name.").Required().String()
 	renderPayload := render.Arg("payload", "Alertmanager webhook payload (JSON file).").Required().String()
@@ -84,8 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	explainFor := explain.Flag("firing-for", "How long the alert has been firing, for escalation steps.").Default("0s").Duration()
 	explainResolved := explain.Flag("resolved", "Explain a resolved notification.").Bool()
 
-	health := app.Command("healthcheck", "Exit 0 when the receiver answers /-/healthy; for container HEALTHCHECKs.")
-	healthURL := health.Flag("url", "Health endpoint to ask.").Default("http://127.0.0.1:9096/-/healthy").String()
+	health := app.Command("healthcheck", "Exit 0 when the receiver answers /-/healthy; for container HEALTHCHECKs and probes.")
+	healthURL := health.Flag("url", "Health endpoint to ask; default http://127.0.0.1:PORT/-/healthy, PORT from the first --web.listen-address.").String()
+	healthHTTPConfig := health.Flag("http.config.file", "HTTP client configuration file to connect to the receiver (basic_auth with password_file, tls_config), as amtool's.").
+		PlaceHolder("<filename>").ExistingFile()
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -94,11 +98,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case check.FullCommand():
+		if *checkFile == "" {
+			return checkConfig(stdout, stderr, *configFile)
+		}
 		return checkConfig(stdout, stderr, *checkFile)
 	case explain.FullCommand():
 		return explainCommand(stdout, stderr, *configFile, *explainRobot, *explainLabels, *explainAt, *explainFor, *explainResolved)
 	case health.FullCommand():
-		return healthcheck(stderr, *healthURL)
+		if *healthURL == "" {
+			*healthURL = defaultHealthURL(*webFlags.WebListenAddresses)
+		}
+		return healthcheck(stderr, *healthURL, *healthHTTPConfig)
 	case render.FullCommand():
 		return renderPayloadFile(stdout, stderr, *configFile, *renderRobot, *renderPayload)
 	}
@@ -120,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MaxRequestBytes: int64(*maxRequest),
 	})
 	reloader := receiver.NewReloader(*configFile, recv, reg, logger)
-	if err := reloader.Reload(); err != nil {
+	if err := loadConfig(*configFile, reloader, logger); err != nil {
 		return 1
 	}
 	if *dryRun {
@@ -133,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	router.Handle("/-/reload", reloader)
 	router.Handle("/debug/pprof/", http.DefaultServeMux)
 	router.Handle("GET /api/v1/status", receiver.StatusHandler(recv, reloader, map[string]string{
-		"version": version.Version, "revision": version.Revision, "branch": version.Branch,
+		"version": version.Version, "revision": version.GetRevision(), "branch": version.Branch,
 		"buildDate": version.BuildDate, "goVersion": version.GoVersion,
 	}))
 	router.Handle("GET /api/v1/explain", receiver.ExplainHandler(recv))
@@ -180,4 +190,67 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+}
+
+// loadConfig loads the configuration at startup. Nothing serves yet, so
+// unlike a refused reload a bad file stops the process: the file is checked
+// before the reloader, whose refusals say the running configuration keeps
+// serving, takes it.
+func loadConfig(path string, reloader *receiver.Reloader, logger *slog.Logger) error {
+	_, err := receiver.LoadState(path)
+	if err == nil {
+		err = reloader.Reload()
+	}
+	if err != nil {
+		logger.Error("Cannot load configuration; exiting", "file", path, "err", err)
+	}
+	return err
+}
+
+// defaultHealthURL is the health endpoint of a receiver listening on the
+// first of listen, asked over loopback when it listens on every address.
+func defaultHealthURL(listen []string) string {
+	addr := ":9096"
+	if len(listen) > 0 {
+		addr = listen[0]
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/-/healthy"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/-/healthy"
+}
+
+// fillVersion completes the build metadata that -ldflags did not set, as in
+// a plain go build: the version becomes the one Go stamps from version
+// control, and what stays unknown says so instead of showing empty in
+// --version, build_info and the status page.
+func fillVersion() {
+	if version.Version == "" {
+		version.Version = stampedVersion()
+	}
+	if version.Branch == "" {
+		version.Branch = "unknown"
+	}
+}
+
+// stampedVersion is the main module's version as Go stamped it, or the
+// first 12 digits of the VCS revision, or "unknown".
+func stampedVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return s.Value[:12]
+		}
+	}
+	return "unknown"
 }

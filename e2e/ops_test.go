@@ -254,6 +254,36 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || len(fake.AcceptedFor(secretKey)) != 1 {
 		t.Errorf("with credentials: %d, %d messages in WeCom", resp.StatusCode, len(fake.AcceptedFor(secretKey)))
 	}
+	healthcheckBehindAuth(t, dir, addr)
+}
+
+// healthcheckBehindAuth runs healthcheck against a receiver behind TLS and
+// basic auth: it needs the CA and the password, the latter from a file
+// named in --http.config.file, never on the command line.
+func healthcheckBehindAuth(t *testing.T, dir, addr string) {
+	t.Helper()
+	files := map[string]string{
+		"password":        "am-password\n",
+		"tls-only.yml":    "tls_config: {ca_file: cert.pem}\n",
+		"healthcheck.yml": "basic_auth: {username: alertmanager, password_file: password}\ntls_config: {ca_file: cert.pem}\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		config  string
+		healthy bool
+	}{{"tls-only.yml", false}, {"healthcheck.yml", true}} {
+		for _, path := range []string{"/-/healthy", "/-/ready"} {
+			out, err := exec.Command(binary, "healthcheck", "--url=https://"+addr+path,
+				"--http.config.file="+filepath.Join(dir, tc.config)).CombinedOutput()
+			if (err == nil) != tc.healthy {
+				t.Errorf("healthcheck %s with %s: %v %s, want healthy=%t", path, tc.config, err, out, tc.healthy)
+			}
+		}
+	}
 }
 
 func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
@@ -289,6 +319,8 @@ func TestCLIGolden(t *testing.T) {
 		code int
 	}{
 		{name: "check-config", args: []string{"check-config", "../examples/config.yml"}},
+		// The same file through --config.file, as render and explain take it: the same output.
+		{name: "check-config", args: []string{"--config.file=../examples/config.yml", "check-config"}},
 		{name: "check-config-oncall-gaps", args: []string{"check-config", "testdata/gaps.yml"}},
 		{name: "check-config-bad", args: []string{"check-config", "testdata/bad.yml"}, code: 1},
 		{name: "render-ops", args: []string{"--config.file=../examples/config.yml", "render", "--robot=ops", "../testdata/alertmanager/firing-two-alerts.json"}},
@@ -329,6 +361,60 @@ func TestHealthcheckCommand(t *testing.T) {
 	}
 	if err := exec.Command(binary, "healthcheck", "--url=http://"+freeAddr(t)+"/-/healthy").Run(); err == nil {
 		t.Error("healthcheck of nothing succeeded")
+	}
+	// Without --url, the port is the one of --web.listen-address, as the
+	// receiver would be started with.
+	_, port, _ := net.SplitHostPort(addr)
+	if out, err := exec.Command(binary, "--web.listen-address=:"+port, "healthcheck").CombinedOutput(); err != nil {
+		t.Errorf("healthcheck --web.listen-address=:%s: %v %s", port, err, out)
+	}
+}
+
+// TestStartupConfigFailure starts the receiver on a bad and on a missing
+// configuration: it must say it cannot load it and exit 1, not that a
+// running configuration (there is none) keeps serving.
+func TestStartupConfigFailure(t *testing.T) {
+	for _, file := range []string{"testdata/bad.yml", filepath.Join(t.TempDir(), "missing.yml")} {
+		cmd := exec.Command(binary, "--config.file="+file, "--web.listen-address="+freeAddr(t))
+		out, err := cmd.CombinedOutput()
+		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 {
+			t.Errorf("%s: exit %v, want 1", file, err)
+		}
+		if !strings.Contains(string(out), "Cannot load configuration; exiting") || strings.Contains(string(out), "keeps serving") {
+			t.Errorf("%s: the log does not say the process cannot load its configuration and exits:\n%s", file, out)
+		}
+	}
+}
+
+// TestVersion checks that a plain go build, as the tests make, still shows
+// a version, a branch and a revision in --version, build_info and the
+// status page, and the same ones in all three.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`version (\S+) \(branch: (\S+), revision: (\S+)\)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("--version shows an empty version, branch or revision:\n%s", out)
+	}
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	_, addr := startReceiver(t, t.TempDir(), opsConfig(fake.APIURL()))
+	base := "http://" + addr
+	waitReady(t, base+"/-/ready")
+	var status struct{ Version map[string]string }
+	if err := json.Unmarshal([]byte(get(t, base+"/api/v1/status")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if v := status.Version; v["version"] != m[1] || v["branch"] != m[2] || v["revision"] != m[3] {
+		t.Errorf("status page version %v, --version %q", v, m[0])
+	}
+	info := fmt.Sprintf(`alertmanager_wecom_build_info{branch="%s",goarch=`, m[2])
+	metrics := get(t, base+"/metrics")
+	if !strings.Contains(metrics, info) || !strings.Contains(metrics, fmt.Sprintf(`revision="%s"`, m[3])) ||
+		!strings.Contains(metrics, fmt.Sprintf(`version="%s"`, m[1])) {
+		t.Errorf("build_info does not carry %q", m[0])
 	}
 }
 
