@@ -130,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MaxRequestBytes: int64(*maxRequest),
 	})
 	reloader := receiver.NewReloader(*configFile, recv, reg, logger)
-	if err := loadConfig(*configFile, reloader, logger); err != nil {
+	if err := reloader.Reload(); err != nil {
 		return 1
 	}
 	if *dryRun {
@@ -190,21 +190,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-}
-
-// loadConfig loads the configuration at startup. Nothing serves yet, so
-// unlike a refused reload a bad file stops the process: the file is checked
-// before the reloader, whose refusals say the running configuration keeps
-// serving, takes it.
-func loadConfig(path string, reloader *receiver.Reloader, logger *slog.Logger) error {
-	_, err := receiver.LoadState(path)
-	if err == nil {
-		err = reloader.Reload()
-	}
-	if err != nil {
-		logger.Error("Cannot load configuration; exiting", "file", path, "err", err)
-	}
-	return err
 }
 
 // defaultHealthURL is the health endpoint of a receiver listening on the

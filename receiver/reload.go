@@ -92,7 +92,8 @@ func loadStateFile(path string) (*State, []byte, error) {
 
 // Reload loads the configuration file and, when all of it is valid, makes
 // the receiver serve it; otherwise the running configuration keeps serving
-// and the error says why.
+// and the error says why. At startup, with nothing serving, the caller
+// exits: the log line says so.
 func (rl *Reloader) Reload() error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -100,7 +101,12 @@ func (rl *Reloader) Reload() error {
 	rl.lastOK, rl.lastErr = err == nil, err
 	if err != nil {
 		rl.successGauge.Set(0)
-		rl.logger.Error("Configuration reload failed; the running configuration keeps serving", "file", rl.path, "err", err)
+		if rl.recv.State() == nil {
+			// The first load, at startup: nothing serves.
+			rl.logger.Error("Cannot load configuration; exiting", "file", rl.path, "err", err)
+		} else {
+			rl.logger.Error("Configuration reload failed; the running configuration keeps serving", "file", rl.path, "err", err)
+		}
 		return err
 	}
 	rl.recv.SetState(state)
