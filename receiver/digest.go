@@ -110,8 +110,12 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		}
 		contents[0] += footer
 
+		firing := false
+		for _, i := range merged {
+			firing = firing || preps[i].data.FiringTotal > 0
+		}
 		messages, err := assemble(robot, contents, union, mentionAll, func() (string, error) {
-			return digestTitle(robot.Language, len(merged)) + lookWords(robot.Language), nil
+			return digestTitle(robot.Language, len(merged)) + companionWords(robot.Language, firing), nil
 		})
 		if err != nil {
 			return nil, err
@@ -188,10 +192,18 @@ func digestTitle(language string, notifications int) string {
 	return fmt.Sprintf("Alert digest: %d notifications", notifications)
 }
 
-// lookWords end the digest's companion text message.
-func lookWords(language string) string {
-	if language == "zh" {
+// companionWords end the digest's companion text message: a call to look
+// while any of its notifications fires, else that all are resolved (on a
+// robot that mentions on resolved ones too).
+func companionWords(language string, firing bool) string {
+	switch {
+	case language == "zh" && firing:
 		return "，请及时处理"
+	case language == "zh":
+		return "，已恢复"
+	case firing:
+		return ": please take a look"
+	default:
+		return ": resolved"
 	}
-	return ": please take a look"
 }

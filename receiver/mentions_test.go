@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,37 @@ func TestExplainJSONInSeconds(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &got); err != nil || got.FiringForSeconds != 2700 {
 		t.Errorf("firingForSeconds for 45m = %v (%v), want 2700", got.FiringForSeconds, err)
+	}
+}
+
+// TestResolvedDigestCompanion: the companion of a digest whose
+// notifications are all resolved (on a robot that mentions on resolved
+// ones) says they are resolved, not "please take a look".
+func TestResolvedDigestCompanion(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	state := tr.recv.State()
+	robot := state.Config.Robots["resolved"]
+	for _, tc := range []struct {
+		statuses []string
+		want     string
+	}{
+		{[]string{"resolved", "resolved"}, "Alert digest: 2 notifications: resolved"},
+		{[]string{"resolved", "firing"}, "Alert digest: 2 notifications: please take a look"},
+	} {
+		var preps []*prepared
+		for i, status := range tc.statuses {
+			var n Notification
+			if err := json.Unmarshal(notification(t, status, template.KV{"alertname": fmt.Sprint("A", i), "team": "dba", "severity": "critical"}), &n); err != nil {
+				t.Fatal(err)
+			}
+			preps = append(preps, state.prepare(robot, &n.Data))
+		}
+		b, err := state.digest(robot, preps, Unlimited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.messages) != 2 || b.messages[1].Text == nil || b.messages[1].Content() != tc.want {
+			t.Errorf("%v: messages %d, companion %q, want %q", tc.statuses, len(b.messages), b.messages[len(b.messages)-1].Content(), tc.want)
+		}
 	}
 }
