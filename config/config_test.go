@@ -103,7 +103,7 @@ func TestLoadBad(t *testing.T) {
 		"key_is_url":          "robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key",
 		"key_file_is_url":     "robots.ops: key_file holds one of :/?=&%#, as a URL does: use url_file: for a full webhook URL, or give only the key",
 		"api_url":             `global.api_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send%zz" is not a valid http(s) URL`,
-		"misplaced_key":       "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str into config.Robot",
+		"misplaced_key":       "yaml: unmarshal errors:\n  line 2: found a string where a mapping belongs",
 	} {
 		t.Run(file, func(t *testing.T) {
 			path := "testdata/bad_" + file + ".yml"
@@ -211,11 +211,11 @@ func TestErrorsHideKeys(t *testing.T) {
 	const key = "693a91f6-7f2e-4c1b-9d3e-5a6b7c8d9e0f"
 	for name, tc := range map[string]struct{ yml, want string }{
 		"key as a robot": {"robots:\n  ops: " + key + "\n",
-			"yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str into config.Robot"},
+			"yaml: unmarshal errors:\n  line 2: found a string where a mapping belongs"},
 		"key as a field": {"robots:\n  ops: {" + key + ": x}\n",
 			"yaml: unmarshal errors:\n  line 2: unknown field in type config.Robot"},
 		"key as a number": {"global: {rate_limit: {messages: " + key + "}}\n" + robotsOnly,
-			"yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str into int"},
+			"yaml: unmarshal errors:\n  line 1: found a string where a number belongs"},
 		"key as a duration": {"global: {timeout: " + key + "}\n" + robotsOnly,
 			"unknown unit in duration"},
 		"key in api_url": {"global: {api_url: 'qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key + "'}\n" + robotsOnly,

@@ -533,6 +533,9 @@ func redactURL(u string) string {
 var (
 	// yamlValue is a type error of yaml.v3, which quotes the start of the value.
 	yamlValue = regexp.MustCompile("(?s)^(line [0-9]+: cannot unmarshal [^ ]+) `.*`( into [^`]*)$")
+	// yamlInto is a type error once redacted: the YAML tag found and the Go
+	// type it could not go into, which yamlKind and goKind put in words.
+	yamlInto = regexp.MustCompile(`^(line [0-9]+: )cannot unmarshal (!![a-z]+) into (.+)$`)
 	// yamlField is an unknown field of strict decoding.
 	yamlField = regexp.MustCompile(`(?s)^(line [0-9]+: )field (.*) not found in (type [^ ]+)$`)
 	// fieldName is what an unknown field that is a typo looks like; a key
@@ -554,10 +557,50 @@ func redactYAMLError(err error) error {
 	lines := make([]string, len(te.Errors))
 	for i, line := range te.Errors {
 		line = yamlValue.ReplaceAllString(line, "$1$2")
+		if m := yamlInto.FindStringSubmatch(line); m != nil {
+			line = m[1] + "found " + yamlKind(m[2]) + " where " + goKind(m[3]) + " belongs"
+		}
 		if m := yamlField.FindStringSubmatch(line); m != nil && !fieldName.MatchString(m[2]) {
 			line = m[1] + "unknown field in " + m[3]
 		}
 		lines[i] = line
 	}
 	return &yaml.TypeError{Errors: lines}
+}
+
+// yamlKind names a YAML tag in a user's words.
+func yamlKind(tag string) string {
+	switch tag {
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	case "!!null":
+		return "nothing"
+	}
+	return "a string"
+}
+
+// goKind names what a Go type takes in YAML, in a user's words.
+func goKind(typ string) string {
+	typ = strings.TrimPrefix(typ, "*")
+	switch {
+	case strings.HasPrefix(typ, "map["):
+		return "a mapping"
+	case strings.HasPrefix(typ, "[]"):
+		return "a list"
+	case typ == "string":
+		return "a string"
+	case typ == "bool":
+		return "true or false"
+	case strings.HasPrefix(typ, "int"), strings.HasPrefix(typ, "uint"), strings.HasPrefix(typ, "float"):
+		return "a number"
+	case typ == "model.Duration":
+		return "a duration (30s, 5m, 1h)"
+	}
+	return "a mapping"
 }
