@@ -7,8 +7,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Left empty, the version and revision come from what Go stamps from the
-# .git directory of the build context, or read "unknown".
+# Left empty, they read "unknown": .git is not in the build context
+# (.dockerignore), so pass them as make docker does.
 ARG VERSION=
 ARG REVISION=
 ARG BRANCH=

@@ -122,14 +122,22 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 	return 0
 }
 
-// healthcheck asks url and exits 0 only on 200, for images with no shell or
-// curl. httpConfigFile, when set, configures the client as amtool's
-// --http.config.file does: basic auth with a password file, TLS.
-func healthcheck(stderr io.Writer, url, httpConfigFile string) int {
-	client, err := healthClient(httpConfigFile)
+// healthcheck asks url, or when it is empty the receiver at the first of
+// listen, whether the receiver is healthy: exit 0 when it answers 200, 1
+// otherwise. httpConfigFile, if set, is a Prometheus HTTP client
+// configuration (basic auth, TLS); with TLS in it, the default URL is https.
+func healthcheck(stderr io.Writer, url, httpConfigFile string, listen []string) int {
+	client, tls, err := healthClient(httpConfigFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %v\n", err)
 		return 1
+	}
+	if url == "" {
+		scheme := "http"
+		if tls {
+			scheme = "https"
+		}
+		url = defaultHealthURL(scheme, listen)
 	}
 	resp, err := client.Get(url)
 	if err != nil {
@@ -145,21 +153,22 @@ func healthcheck(stderr io.Writer, url, httpConfigFile string) int {
 }
 
 // healthClient is the HTTP client of healthcheck: a plain one, or the one
-// a Prometheus HTTP client configuration file describes.
-func healthClient(httpConfigFile string) (*http.Client, error) {
+// a Prometheus HTTP client configuration file describes, and whether that
+// configuration sets up TLS.
+func healthClient(httpConfigFile string) (*http.Client, bool, error) {
 	if httpConfigFile == "" {
-		return &http.Client{Timeout: 5 * time.Second}, nil
+		return &http.Client{Timeout: 5 * time.Second}, false, nil
 	}
 	cfg, _, err := promconfig.LoadHTTPConfigFile(httpConfigFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", httpConfigFile, err)
+		return nil, false, fmt.Errorf("%s: %w", httpConfigFile, err)
 	}
 	client, err := promconfig.NewClientFromConfig(*cfg, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", httpConfigFile, err)
+		return nil, false, fmt.Errorf("%s: %w", httpConfigFile, err)
 	}
 	client.Timeout = 5 * time.Second
-	return client, nil
+	return client, cfg.TLSConfig != (promconfig.TLSConfig{}), nil
 }
 
 // explainCommand prints who an alert mentions on a robot, and why.

@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	health := app.Command("healthcheck", "Exit 0 when the receiver answers /-/healthy; for container HEALTHCHECKs and probes.")
 	healthURL := health.Flag("url", "Health endpoint to ask; default http://127.0.0.1:PORT/-/healthy, PORT from the first --web.listen-address.").String()
 	healthHTTPConfig := health.Flag("http.config.file", "HTTP client configuration file to connect to the receiver (basic_auth with password_file, tls_config), as amtool's.").
-		PlaceHolder("<filename>").ExistingFile()
+		PlaceHolder("<filename>").String()
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -105,10 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case explain.FullCommand():
 		return explainCommand(stdout, stderr, *configFile, *explainRobot, *explainLabels, *explainAt, *explainFor, *explainResolved)
 	case health.FullCommand():
-		if *healthURL == "" {
-			*healthURL = defaultHealthURL(*webFlags.WebListenAddresses)
-		}
-		return healthcheck(stderr, *healthURL, *healthHTTPConfig)
+		return healthcheck(stderr, *healthURL, *healthHTTPConfig, *webFlags.WebListenAddresses)
 	case render.FullCommand():
 		return renderPayloadFile(stdout, stderr, *configFile, *renderRobot, *renderPayload)
 	}
@@ -193,20 +190,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // defaultHealthURL is the health endpoint of a receiver listening on the
-// first of listen, asked over loopback when it listens on every address.
-func defaultHealthURL(listen []string) string {
+// first of listen, asked over loopback when it listens on every address,
+// with scheme (http, or https when the client has a TLS configuration).
+func defaultHealthURL(scheme string, listen []string) string {
 	addr := ":9096"
 	if len(listen) > 0 {
 		addr = listen[0]
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://" + addr + "/-/healthy"
+		return scheme + "://" + addr + "/-/healthy"
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/-/healthy"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/-/healthy"
 }
 
 // fillVersion completes the build metadata that -ldflags did not set, as in
