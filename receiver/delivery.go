@@ -264,9 +264,11 @@ func (q *robotQueue) run() {
 }
 
 // next returns the notifications to send together, once the robot may
-// send, or nil once the queue was dropped, idle. When more than half the
-// budget of the window is spent, it lingers a little so that a storm
-// becomes a few digests instead of a message per group.
+// send, or nil once the queue was dropped, idle: the oldest alone while
+// most of the budget is left, else every waiting one of its robot, to be
+// merged. When more than half the budget of the window is spent, it
+// lingers a little so that a storm becomes a few digests instead of a
+// message per group.
 func (q *robotQueue) next() []*job {
 	merge := false // set once more than half the budget was found spent
 	for {
@@ -286,6 +288,11 @@ func (q *robotQueue) next() []*job {
 		if wait := q.limiter.wait(); wait > 0 {
 			q.sleep(wait)
 			continue
+		}
+		if n > q.limiter.available()/2 {
+			// More wait than half of what the window has left (a robot of
+			// one message a window, a burst): alone, they would not all go.
+			merge = true
 		}
 		if linger := q.linger(); linger > 0 {
 			merge = true
@@ -470,9 +477,16 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			return timedOut(ctx.Err(), err)
 		}
 		for !q.limiter.take(1) {
-			if serr := sleepCtx(ctx, q.limiter.wait()); serr != nil {
+			wait := q.limiter.wait()
+			if !timeFor(ctx, wait) {
+				return timedOut(context.DeadlineExceeded, err)
+			}
+			if serr := sleepCtx(ctx, wait); serr != nil {
 				return timedOut(serr, err)
 			}
+		}
+		if attempt > 0 {
+			q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 		}
 		err = state.client.Send(ctx, q.url, m)
 		q.r.recordSend(robot.Name, m.MsgType, err)
@@ -493,16 +507,21 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			// a limit (a gateway of one's own), whose limiter never waits.
 			wait = max(q.limiter.wait(), wait)
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			// No time for another try: say so now rather than at the deadline.
+		if !timeFor(ctx, wait) {
 			return timedOut(context.DeadlineExceeded, err)
 		}
 		q.r.logger.Warn("WeCom send failed, retrying", "robot", robot.Name, "attempt", attempt+1, "wait", wait, "err", err)
 		if serr := sleepCtx(ctx, wait); serr != nil {
 			return timedOut(serr, err)
 		}
-		q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 	}
+}
+
+// timeFor reports whether ctx leaves time to wait d and then try: when it
+// does not, the caller says so now rather than at the deadline.
+func timeFor(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) >= d
 }
 
 // timedOut is the error of a send whose time ran out (ctxErr), with the

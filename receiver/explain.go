@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
@@ -37,26 +38,41 @@ func Explain(state *State, robotName, labels, at string, firingFor time.Duration
 	}
 	e := responders.Explain(state.Config, robot, kv, status, when.Add(-firingFor), when)
 	if robot.MsgType == wecom.MsgTypeMarkdown {
-		// Whether a user_id stands inline is the robot's template's say:
-		// render its message as a send would, and see.
 		alert := template.Alert{Status: status, Labels: kv, StartsAt: when.Add(-firingFor), Fingerprint: "explain"}
 		if resolved {
 			alert.EndsAt = when
 		}
 		data := &template.Data{Receiver: "explain", Status: status, Alerts: template.Alerts{alert},
 			GroupLabels: template.KV{}, CommonLabels: kv, CommonAnnotations: template.KV{}}
-		rendered, err := state.renderPrepared(state.prepareAt(robot, data, when), Unlimited)
-		if err != nil {
-			return nil, err
-		}
-		card := rendered.Messages[0].Content()
-		for _, m := range e.Mentions {
-			if m.UserID != "" && !strings.Contains(card, "<@"+m.UserID+">") {
-				e.NotInline = append(e.NotInline, m.UserID)
-			}
-		}
+		e.NotInline = notInline(state, robot, state.prepareAt(robot, data, when))
 	}
 	return &e, nil
+}
+
+// notInline returns the user_ids of p's mentions that the first card of
+// robot does not hold inline. Where a user_id stands is the robot's
+// template's say, so the card is rendered as a send would; a template
+// that cannot render p's alert (it only prints annotations, which explain
+// has none of, or a function refuses a label) is rendered over the sample
+// notification the configuration check renders, with p's mentions.
+func notInline(state *State, robot *config.Robot, p *prepared) []string {
+	rendered, err := state.renderPrepared(p, Unlimited)
+	if err != nil {
+		sample := state.prepare(robot, sampleNotification())
+		sample.mentions, sample.mentionAll = p.mentions, p.mentionAll
+		sample.data.Responders, sample.data.Mentions, sample.data.InlineMentions = displayMentions(robot, p.mentions)
+		if rendered, err = state.renderPrepared(sample, Unlimited); err != nil {
+			return nil // NewState rendered the sample: not reached
+		}
+	}
+	card := rendered.Messages[0].Content()
+	var ids []string
+	for _, m := range p.mentions {
+		if m.UserID != "" && !strings.Contains(card, "<@"+m.UserID+">") {
+			ids = append(ids, m.UserID)
+		}
+	}
+	return ids
 }
 
 // ExplainHandler serves GET /api/v1/explain?robot=R&labels=...&at=...&firing_for=...&status=resolved

@@ -185,7 +185,11 @@ func (s *State) renderCards(p *prepared, budget int) ([]string, int, error) {
 		// Parts and a companion go together or not at all: more than the
 		// robot may send in a window could never go, and every retry would
 		// post the first parts again. Those are truncated instead.
-		if n := s.Config.Limit(robot).Messages; n <= 0 || len(parts)+1 <= n {
+		messages := len(parts)
+		if needsCompanion(p, parts[0]) {
+			messages++
+		}
+		if n := s.Config.Limit(robot).Messages; n <= 0 || messages <= n {
 			return parts, 0, nil
 		}
 	}
@@ -323,21 +327,7 @@ func (r cardRenderer) truncate(alerts template.Alerts, limit int) (string, int, 
 // text robots, otherwise a companion, whose text companion gives, sent
 // right after the first card.
 func assemble(robot *config.Robot, contents []string, mentions []responders.Mention, mentionAll bool, companion func() (string, error)) ([]*wecom.Message, error) {
-	inline := robot.MsgType == wecom.MsgTypeMarkdown
-	var userIDs, phones []string
-	for _, m := range mentions {
-		switch {
-		case m.UserID != "" && !(inline && strings.Contains(contents[0], "<@"+m.UserID+">")):
-			userIDs = append(userIDs, m.UserID)
-		case m.UserID == "" && m.Phone != "":
-			phones = append(phones, m.Phone)
-		}
-	}
-	if mentionAll {
-		userIDs = append(userIDs, wecom.MentionAll)
-	}
-	userIDs, phones = unique(userIDs), unique(phones)
-
+	userIDs, phones := bottomMentions(robot, contents[0], mentions, mentionAll)
 	messages := make([]*wecom.Message, 0, len(contents)+1)
 	for _, c := range contents {
 		messages = append(messages, wecom.NewMessage(robot.MsgType, c))
@@ -357,6 +347,35 @@ func assemble(robot *config.Robot, contents []string, mentions []responders.Ment
 	}
 	bottom.MentionedList, bottom.MentionedMobileList = userIDs, phones
 	return messages, nil
+}
+
+// bottomMentions returns the user_ids and phones that go to the bottom of a
+// text message, the first card's own or a companion's: all but the user_ids
+// the first card, first, holds inline.
+func bottomMentions(robot *config.Robot, first string, mentions []responders.Mention, mentionAll bool) (userIDs, phones []string) {
+	inline := robot.MsgType == wecom.MsgTypeMarkdown
+	for _, m := range mentions {
+		switch {
+		case m.UserID != "" && !(inline && strings.Contains(first, "<@"+m.UserID+">")):
+			userIDs = append(userIDs, m.UserID)
+		case m.UserID == "" && m.Phone != "":
+			phones = append(phones, m.Phone)
+		}
+	}
+	if mentionAll {
+		userIDs = append(userIDs, wecom.MentionAll)
+	}
+	return unique(userIDs), unique(phones)
+}
+
+// needsCompanion reports whether a notification whose first card is first
+// takes a companion text message for its mentions.
+func needsCompanion(p *prepared, first string) bool {
+	if p.robot.MsgType == wecom.MsgTypeText {
+		return false
+	}
+	userIDs, phones := bottomMentions(p.robot, first, p.mentions, p.mentionAll)
+	return len(userIDs) > 0 || len(phones) > 0
 }
 
 // message returns the template text of the robot's message.
