@@ -65,6 +65,23 @@ type robotQueue struct {
 	mu      sync.Mutex
 	waiting []*job
 	wake    chan struct{}
+
+	// limitState is the configuration that set the limiter's limit,
+	// guarded by r.queuesMu.
+	limitState *State
+}
+
+// stricter reports whether limit allows fewer messages a second than n per
+// per; no limit (0 messages) is the least strict.
+func stricter(limit config.RateLimit, n int, per time.Duration) bool {
+	switch {
+	case limit.Messages <= 0:
+		return false
+	case n <= 0:
+		return true
+	}
+	// limit.Messages/limit.Per < n/per, without division.
+	return float64(limit.Messages)*per.Seconds() < float64(n)*time.Duration(limit.Per).Seconds()
 }
 
 // queueFor returns the queue of the webhook URL, made on first use and kept
@@ -78,16 +95,27 @@ func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string
 	r.queuesMu.Lock()
 	defer r.queuesMu.Unlock()
 	q, ok := r.queues[webhookURL]
-	if ok {
-		q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
-	} else {
+	switch {
+	case !ok:
 		q = &robotQueue{
-			url:     webhookURL,
-			limiter: newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
-			r:       r,
-			wake:    make(chan struct{}, 1),
+			url:        webhookURL,
+			limiter:    newLimiter(limit.Messages, time.Duration(limit.Per), r.now),
+			r:          r,
+			wake:       make(chan struct{}, 1),
+			limitState: state,
 		}
 		r.queues[webhookURL] = q
+	case q.limitState != state:
+		// A reload: its limit holds.
+		q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
+		q.limitState = state
+	default:
+		// Robots of one configuration sharing the key, which check-config
+		// cannot see when a key comes from an Authorization header: the
+		// stricter limit holds, rather than each request's in turn.
+		if n, per := q.limiter.limit(); stricter(limit, n, time.Duration(per)) {
+			q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
+		}
 	}
 	q.users++
 	if !q.running && !q.limiter.unlimited() {

@@ -383,3 +383,43 @@ func TestRobotsSharingAKeyAreRenderedTheirOwnWay(t *testing.T) {
 		t.Errorf("third batch %v, waiting %v: want nothing left", got, q.waiting)
 	}
 }
+
+// TestSharedKeyStricterLimitHolds: a robot whose key comes from the
+// Authorization header may share a key with a configured robot of another
+// rate limit (check-config cannot see it): the stricter limit holds, not
+// each request's in turn.
+func TestSharedKeyStricterLimitHolds(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 20, per: 1m}", 1)
+		return strings.Replace(cfg, "bearer:      {key_from: authorization}", "bearer:      {key_from: authorization, rate_limit: {messages: 5, per: 1m}}", 1)
+	})
+	limit := func() int {
+		tr.recv.queuesMu.Lock()
+		defer tr.recv.queuesMu.Unlock()
+		for u, q := range tr.recv.queues {
+			if strings.Contains(u, "key-table") {
+				n, _ := q.limiter.limit()
+				return n
+			}
+		}
+		return -1
+	}
+	posts := 0
+	post := func(robot string, header http.Header) {
+		t.Helper()
+		posts++ // a new notification each time, no duplicate
+		body := notification(t, "firing", template.KV{"alertname": fmt.Sprint("A", posts)})
+		if resp, b := tr.do(t, http.MethodPost, robot, body, header); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", robot, resp.StatusCode, b)
+		}
+	}
+	post("table", nil)
+	if n := limit(); n != 20 {
+		t.Fatalf("limit %d after robot table, want 20", n)
+	}
+	post("bearer", http.Header{"Authorization": {"Bearer key-table"}})
+	post("table", nil)
+	if n := limit(); n != 5 {
+		t.Errorf("limit %d after robots table, bearer and table again on one key, want the stricter 5", n)
+	}
+}
