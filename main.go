@@ -220,20 +220,13 @@ func fillVersion() {
 	}
 }
 
-// stampedVersion is the main module's version as Go stamped it, or the
-// first 12 digits of the VCS revision, or "unknown".
+// stampedVersion is the main module's version as Go stamped it, or else
+// the first 12 digits of the VCS revision version.GetRevision read from
+// the build info, or "unknown".
 func stampedVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
 	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return s.Value[:12]
-		}
-	}
-	return "unknown"
+	rev := version.GetRevision()
+	return rev[:min(len(rev), 12)]
 }

@@ -161,28 +161,30 @@ func TestOverrideTimesInScheduleZone(t *testing.T) {
 		t.Run(tc.from, func(t *testing.T) {
 			s := loadSchedule(t, `{team: dba, start: "2026-11-02", shift: 1w, timezone: Asia/Shanghai,
     overrides: [{member: carol@corp.com, from: `+tc.from+`, to: `+tc.to+`}]}`)
-			for at, want := range map[time.Time]string{
+			checkOnCall(t, s, map[time.Time]string{
 				time.Date(2026, 11, 3, 8, 59, 0, 0, shanghai):  "alice@corp.com",
 				time.Date(2026, 11, 3, 9, 0, 0, 0, shanghai):   "carol@corp.com",
 				time.Date(2026, 11, 3, 17, 59, 0, 0, shanghai): "carol@corp.com",
 				time.Date(2026, 11, 3, 18, 0, 0, 0, shanghai):  "alice@corp.com",
-			} {
-				if got, _ := s.OnCall(at); got != want {
-					t.Errorf("OnCall(%s) = %s, want %s", at, got, want)
-				}
-			}
+			})
 		})
 	}
 	s := loadSchedule(t, `{team: dba, start: "2026-11-02", shift: 1w, timezone: Asia/Shanghai,
     overrides: [{member: carol@corp.com, from: 2026-11-04, to: 2026-11-05}]}`)
-	for at, want := range map[time.Time]string{
+	checkOnCall(t, s, map[time.Time]string{
 		time.Date(2026, 11, 3, 23, 59, 0, 0, shanghai): "alice@corp.com",
 		time.Date(2026, 11, 4, 0, 0, 0, 0, shanghai):   "carol@corp.com",
 		time.Date(2026, 11, 4, 23, 59, 0, 0, shanghai): "carol@corp.com",
 		time.Date(2026, 11, 5, 0, 0, 0, 0, shanghai):   "alice@corp.com",
-	} {
-		if got, _ := s.OnCall(at); got != want {
-			t.Errorf("dates: OnCall(%s) = %s, want %s", at, got, want)
+	})
+}
+
+// checkOnCall checks who s puts on call at each time.
+func checkOnCall(t *testing.T, s *Schedule, want map[time.Time]string) {
+	t.Helper()
+	for at, email := range want {
+		if got, why := s.OnCall(at); got != email {
+			t.Errorf("OnCall(%s) = %s (%s), want %s", at, got, why, email)
 		}
 	}
 }

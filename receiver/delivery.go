@@ -113,7 +113,7 @@ func (r *Receiver) queueFor(state *State, robot *config.Robot, webhookURL string
 		// Robots of one configuration sharing the key, which check-config
 		// cannot see when a key comes from an Authorization header: the
 		// stricter limit holds, rather than each request's in turn.
-		if n, per := q.limiter.limit(); stricter(limit, n, time.Duration(per)) {
+		if n, per := q.limiter.limit(); stricter(limit, n, per) {
 			q.limiter.setLimit(limit.Messages, time.Duration(limit.Per))
 		}
 	}
@@ -505,11 +505,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			return timedOut(ctx.Err(), err)
 		}
 		for !q.limiter.take(1) {
-			wait := q.limiter.wait()
-			if !timeFor(ctx, wait) {
-				return timedOut(context.DeadlineExceeded, err)
-			}
-			if serr := sleepCtx(ctx, wait); serr != nil {
+			if serr := sleepCtx(ctx, q.limiter.wait()); serr != nil {
 				return timedOut(serr, err)
 			}
 		}
@@ -536,6 +532,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			wait = max(q.limiter.wait(), wait)
 		}
 		if !timeFor(ctx, wait) {
+			// Not "retrying": there is no time for another try.
 			return timedOut(context.DeadlineExceeded, err)
 		}
 		q.r.logger.Warn("WeCom send failed, retrying", "robot", robot.Name, "attempt", attempt+1, "wait", wait, "err", err)
@@ -545,8 +542,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 	}
 }
 
-// timeFor reports whether ctx leaves time to wait d and then try: when it
-// does not, the caller says so now rather than at the deadline.
+// timeFor reports whether ctx leaves time to wait d and then try.
 func timeFor(ctx context.Context, d time.Duration) bool {
 	deadline, ok := ctx.Deadline()
 	return !ok || time.Until(deadline) >= d
@@ -564,9 +560,15 @@ func timedOut(ctxErr, last error) error {
 	return fmt.Errorf("%w (last error: %w)", ctxErr, last)
 }
 
+// sleepCtx waits d, or returns ctx's error once ctx ends; when ctx's
+// deadline comes before d is up, it says so at once, without waiting in
+// vain: the caller answers now rather than at the deadline.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
+	}
+	if !timeFor(ctx, d) {
+		return context.DeadlineExceeded
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -148,18 +148,13 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	return out, nil
 }
 
-// uniqueMentions drops repeated responders, keeping the first: the same
-// person by email, as responders.Resolve tells them apart, or by name when
-// there is no email.
+// uniqueMentions drops repeated responders (responders.Responder.ID),
+// keeping the first.
 func uniqueMentions(ms []responders.Mention) []responders.Mention {
 	seen := map[string]bool{}
 	out := ms[:0:0]
 	for _, m := range ms {
-		id := strings.ToLower(m.Email)
-		if id == "" {
-			id = "name:" + m.Name
-		}
-		if !seen[id] {
+		if id := m.ID(); !seen[id] {
 			seen[id] = true
 			out = append(out, m)
 		}

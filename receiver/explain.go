@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -60,19 +59,13 @@ func notInline(state *State, robot *config.Robot, p *prepared) []string {
 	if err != nil {
 		sample := state.prepare(robot, sampleNotification())
 		sample.mentions, sample.mentionAll = p.mentions, p.mentionAll
-		sample.data.Responders, sample.data.Mentions, sample.data.InlineMentions = displayMentions(robot, p.mentions)
+		sample.data.Responders, sample.data.Mentions, sample.data.InlineMentions = p.data.Responders, p.data.Mentions, p.data.InlineMentions
 		if rendered, err = state.renderPrepared(sample, Unlimited); err != nil {
 			return nil // NewState rendered the sample: not reached
 		}
 	}
-	card := rendered.Messages[0].Content()
-	var ids []string
-	for _, m := range p.mentions {
-		if m.UserID != "" && !strings.Contains(card, "<@"+m.UserID+">") {
-			ids = append(ids, m.UserID)
-		}
-	}
-	return ids
+	userIDs, _ := bottomMentions(robot, rendered.Messages[0].Content(), p.mentions, false)
+	return userIDs
 }
 
 // ExplainHandler serves GET /api/v1/explain?robot=R&labels=...&at=...&firing_for=...&status=resolved

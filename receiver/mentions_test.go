@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,44 @@ func TestResolvedDigestCompanion(t *testing.T) {
 		if len(b.messages) != 2 || b.messages[1].Text == nil || b.messages[1].Content() != tc.want {
 			t.Errorf("%v: messages %d, companion %q, want %q", tc.statuses, len(b.messages), b.messages[len(b.messages)-1].Content(), tc.want)
 		}
+	}
+}
+
+// TestExplainWhateverTheTemplate: explain works for a robot whose template
+// renders nothing, or fails, for the labels explained (a template that
+// prints only annotations, a function refusing a label's value): only
+// where a user_id stands depends on the template.
+func TestExplainWhateverTheTemplate(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + "  summaryonly: {key: key-summaryonly, message: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }} {{ .Mentions }}', mention: {strategy: mapping_table, mapping_table: wecom_users}}\n" +
+			"  custom:      {key: key-custom, message: '{{ .Status }} {{ range .Alerts }}{{ .Labels.code | urlUnescape }}{{ end }} {{ .Mentions }}', mention: {strategy: mapping_table, mapping_table: wecom_users}}\n"
+	})
+	state := tr.recv.State()
+
+	// The send works for a real alert (it has a summary annotation).
+	if code, b := tr.post(t, "summaryonly", notification(t, "firing", template.KV{"alertname": "Lag", "team": "payments"})); code != http.StatusOK {
+		t.Fatalf("send: %d %s", code, b)
+	}
+	for _, tc := range []struct{ robot, labels string }{
+		// No responders and no summary on the sample: "rendered nothing".
+		{"summaryonly", `alertname="Lag",team="nobody"`},
+		// A label value the template's function refuses.
+		{"custom", `alertname="Lag",team="payments",code="%zz"`},
+	} {
+		e, err := Explain(state, tc.robot, tc.labels, "", 0, false)
+		t.Logf("robot %s, labels %s: explanation %v, err %v", tc.robot, tc.labels, e != nil, err)
+		if err != nil {
+			t.Errorf("explain for robot %s fails because its template cannot render the made-up sample: %v", tc.robot, err)
+		}
+	}
+
+	// Over HTTP it is a 400 "bad parameters" for a valid robot and labels.
+	srv := http.NewServeMux()
+	srv.Handle("GET /api/v1/explain", ExplainHandler(tr.recv))
+	req, _ := http.NewRequest(http.MethodGet, "/api/v1/explain?robot=summaryonly&labels=team%3Dnobody", nil)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("GET /api/v1/explain for a configured robot and valid labels answered %d %q", rec.Code, strings.TrimSpace(rec.Body.String()))
 	}
 }

@@ -108,10 +108,10 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 				text = append(text, templates.InlineMention(len(ids)))
 				ids = append(ids, m.UserID)
 			}
-		case m.Mentioned():
-			r.Mention = "bottom"
-			text = append(text, templates.OneLine(r.Name, robot.MsgType))
 		default:
+			if m.Mentioned() {
+				r.Mention = "bottom"
+			}
 			text = append(text, templates.OneLine(r.Name, robot.MsgType))
 		}
 		shown = append(shown, r)

@@ -28,6 +28,16 @@ type Responder struct {
 	Via string `json:"via"`
 }
 
+// ID tells responders apart: the same person is one responder however
+// many rules give them. It is the email (lower-cased), or the name when
+// the name given is not an email.
+func (r Responder) ID() string {
+	if r.Email != "" {
+		return r.Email
+	}
+	return "name:" + r.Name
+}
+
 // Set is the responders of a notification, in a stable order.
 type Set struct {
 	Responders []Responder
@@ -53,11 +63,7 @@ func Resolve(cfg *config.Config, alerts []template.Alert, now time.Time) Set {
 			}
 			set.MentionAll = set.MentionAll || r.MentionAll
 			for _, resp := range r.Adds {
-				id := resp.Email
-				if id == "" {
-					id = "name:" + resp.Name
-				}
-				if !seen[id] {
+				if id := resp.ID(); !seen[id] {
 					seen[id] = true
 					set.Responders = append(set.Responders, resp)
 				}
