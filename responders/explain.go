@@ -50,7 +50,11 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 	ls := labelSet(alert.Labels)
 	for i := range cfg.Responders {
 		r := applyRule(cfg, i, alert, ls, at)
-		r.Matchers = cfg.Responders[i].ParsedMatchers.String() // costly: explain only
+		// Costly, or of no use to a send: explain only.
+		r.Matchers = cfg.Responders[i].ParsedMatchers.String()
+		if label := cfg.Responders[i].FromLabel; r.Matched && label != "" && strings.TrimSpace(labels[label]) == "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("from_label %s: the alert has no %s label", label, label))
+		}
 		e.Rules = append(e.Rules, r)
 	}
 	set := Resolve(cfg, []template.Alert{alert}, at)

@@ -130,9 +130,6 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.Lab
 		add(member(cfg, email), fmt.Sprintf("schedule %s, %s", name, why))
 	}
 	if rule.FromLabel != "" {
-		if strings.TrimSpace(alert.Labels[rule.FromLabel]) == "" {
-			res.Notes = append(res.Notes, fmt.Sprintf("from_label %s: the alert has no %s label", rule.FromLabel, rule.FromLabel))
-		}
 		for _, name := range strings.Split(alert.Labels[rule.FromLabel], ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				fromLabel(cfg, name, func(r Responder) { add(r, "from_label "+rule.FromLabel) })
