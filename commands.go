@@ -84,7 +84,7 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 		fmt.Fprintf(stderr, "FAILED: %s: %v\n", payloadFile, err)
 		return 1
 	}
-	rendered, err := state.Render(robot, &n.Data, receiver.Unlimited)
+	rendered, err := state.Render(robot, n, receiver.Unlimited)
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %v\n", err)
 		return 1

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -136,6 +137,13 @@ func waitReady(t *testing.T, url string) {
 // (its webhooks pointed at the receiver, its group waits shortened).
 func setup(t *testing.T, edits ...func(fake *wecomtest.Server, cfg []byte) []byte) (fake *wecomtest.Server, receiverAddr, amURL string) {
 	t.Helper()
+	return setupWith(t, nil, edits...)
+}
+
+// setupWith is setup with Alertmanager's configuration also changed by
+// amEdit, when not nil, after its webhooks and group waits are set.
+func setupWith(t *testing.T, amEdit func(cfg map[string]any), edits ...func(fake *wecomtest.Server, cfg []byte) []byte) (fake *wecomtest.Server, receiverAddr, amURL string) {
+	t.Helper()
 	alertmanager := lookTool(t, "prometheus-alertmanager", "alertmanager")
 	amtool := lookTool(t, "amtool")
 	dir := t.TempDir()
@@ -164,7 +172,7 @@ func setup(t *testing.T, edits ...func(fake *wecomtest.Server, cfg []byte) []byt
 	start(t, binary, "--config.file="+filepath.Join(dir, "config.yml"), "--web.listen-address="+receiverAddr, "--log.level=debug")
 	waitReady(t, "http://"+receiverAddr+"/-/ready")
 
-	amConfig := alertmanagerConfig(t, receiverAddr)
+	amConfig := alertmanagerConfig(t, receiverAddr, amEdit)
 	amFile := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(amFile, amConfig, 0o600); err != nil {
 		t.Fatal(err)
@@ -187,8 +195,9 @@ func setup(t *testing.T, edits ...func(fake *wecomtest.Server, cfg []byte) []byt
 }
 
 // alertmanagerConfig is examples/alertmanager.yml with its webhook URLs on
-// the receiver's address and group_wait and group_interval of 1 s.
-func alertmanagerConfig(t *testing.T, receiverAddr string) []byte {
+// the receiver's address and group_wait and group_interval of 1 s, then
+// changed by edit when not nil.
+func alertmanagerConfig(t *testing.T, receiverAddr string, edit func(cfg map[string]any)) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../examples/alertmanager.yml")
 	if err != nil {
@@ -201,6 +210,9 @@ func alertmanagerConfig(t *testing.T, receiverAddr string) []byte {
 	}
 	route := cfg["route"].(map[string]any)
 	route["group_wait"], route["group_interval"] = "1s", "1s"
+	if edit != nil {
+		edit(cfg)
+	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -301,4 +313,58 @@ func grep(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMaxAlertsLeftOutIsSaid: with the webhook's max_alerts at 1, Alertmanager
+// sends one alert of a group of three and says it left two out; the card
+// in WeCom says so.
+func TestMaxAlertsLeftOutIsSaid(t *testing.T) {
+	fake, _, amURL := setupWith(t, func(cfg map[string]any) {
+		for _, r := range cfg["receivers"].([]any) {
+			for _, w := range r.(map[string]any)["webhook_configs"].([]any) {
+				w.(map[string]any)["max_alerts"] = 1
+			}
+		}
+	})
+	var alerts []map[string]any
+	for i := range 3 {
+		alerts = append(alerts, map[string]any{
+			"labels": map[string]string{"alertname": "ShardDown", "service": "search", "team": "dba", "instance": fmt.Sprintf("shard-%d", i)},
+		})
+	}
+	postAlerts(t, amURL, alerts)
+	const want = "…and 2 more alerts that Alertmanager did not send (webhook max_alerts)"
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range fake.AcceptedFor(opsKey) {
+			if c := m.Message.Content(); strings.Contains(c, "ShardDown") {
+				if !strings.Contains(c, want) {
+					t.Fatalf("the card does not say Alertmanager left 2 alerts out:\n%s", c)
+				}
+				if n := strings.Count(c, "shard-"); n != 1 {
+					t.Errorf("the card lists %d shards, want the 1 Alertmanager sent:\n%s", n, c)
+				}
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no ShardDown card reached the ops robot in 60 s")
+}
+
+// postAlerts posts alerts to Alertmanager's API in one request, as Prometheus does.
+func postAlerts(t *testing.T, amURL string, alerts []map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Alertmanager answered %s to the alerts", resp.Status)
+	}
 }

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,19 +47,8 @@ func TestStormThroughAlertmanager(t *testing.T) {
 			"annotations": map[string]string{"summary": "storm alert " + names[i]},
 		})
 	}
-	body, err := json.Marshal(alerts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("Alertmanager answered %s to the alerts", resp.Status)
-	}
+	postAlerts(t, amURL, alerts)
 
 	missing := func(key string) []string {
 		var content strings.Builder

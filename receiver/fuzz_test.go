@@ -61,7 +61,7 @@ robots:
 			return
 		}
 		for _, robot := range cfg.Robots {
-			rendered, err := state.Render(robot, &n.Data, 20)
+			rendered, err := state.Render(robot, &n, 20)
 			if err != nil && robot.Name == "own" {
 				continue // a template of one's own may fail on odd text (urlUnescape "%0")
 			}

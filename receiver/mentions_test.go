@@ -14,13 +14,13 @@ import (
 )
 
 // decodedNotification is notification's payload decoded, for State.Render.
-func decodedNotification(t *testing.T, labels ...template.KV) *template.Data {
+func decodedNotification(t *testing.T, labels ...template.KV) *Notification {
 	t.Helper()
 	var n Notification
 	if err := json.Unmarshal(notification(t, "firing", labels...), &n); err != nil {
 		t.Fatal(err)
 	}
-	return &n.Data
+	return &n
 }
 
 // TestOwnerNamesAreData: names an owner label gives that are not members
@@ -79,7 +79,7 @@ func TestEachPersonMentionedOnce(t *testing.T) {
 
 	var preps []*prepared
 	for _, owner := range []string{"Outsider@corp.com", "outsider@corp.com"} {
-		preps = append(preps, state.prepare(robot, decodedNotification(t, template.KV{"alertname": "A" + owner, "owner": owner})))
+		preps = append(preps, state.prepare(robot, &decodedNotification(t, template.KV{"alertname": "A" + owner, "owner": owner}).Data))
 	}
 	b, err := state.digest(robot, preps, Unlimited)
 	if err != nil {

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +56,14 @@ type prepared struct {
 // allows.
 func (s *State) prepare(robot *config.Robot, n *template.Data) *prepared {
 	return s.prepareAt(robot, n, time.Now())
+}
+
+// prepareNotification is prepare for a notification as Alertmanager posted
+// it, which may say how many alerts its max_alerts left out.
+func (s *State) prepareNotification(robot *config.Robot, n *Notification) *prepared {
+	p := s.prepare(robot, &n.Data)
+	p.data.TruncatedAlerts = int(min(n.TruncatedAlerts, math.MaxInt32))
+	return p
 }
 
 // prepareAt is prepare with the responders on call at now.
@@ -125,8 +134,8 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 // now) allow, and truncated with a line counting the alerts left out
 // otherwise. Mentions are never lost: what the first card cannot hold goes
 // to a companion text message.
-func (s *State) Render(robot *config.Robot, n *template.Data, budget int) (*Rendered, error) {
-	return s.renderPrepared(s.prepare(robot, n), budget)
+func (s *State) Render(robot *config.Robot, n *Notification, budget int) (*Rendered, error) {
+	return s.renderPrepared(s.prepareNotification(robot, n), budget)
 }
 
 func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {

@@ -59,7 +59,7 @@ func NewState(cfg *config.Config) (*State, error) {
 	sample := sampleNotification()
 	for _, name := range slices.Sorted(maps.Keys(cfg.Robots)) {
 		robot := cfg.Robots[name]
-		if _, err := s.Render(robot, sample, Unlimited); err != nil {
+		if _, err := s.Render(robot, &Notification{Data: *sample}, Unlimited); err != nil {
 			return nil, fmt.Errorf("%w (rendered for a sample notification: alert ConfigCheck, firing and resolved)", err)
 		}
 		p := s.prepare(robot, sample)
@@ -205,8 +205,11 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	// The attributes every log line of the notification carries; built once
 	// here, formatted only by the lines that are written.
 	logAttrs := []any{"robot", name, "group_key", n.GroupKey, "status", n.Status, "alerts", len(n.Alerts)}
+	if n.TruncatedAlerts > 0 {
+		logAttrs = append(logAttrs, "truncated_alerts", n.TruncatedAlerts)
+	}
 
-	p := state.prepare(robot, &n.Data)
+	p := state.prepareNotification(robot, n)
 	r.recordMentions(logAttrs, robot, p.mentions)
 	if r.dryRun {
 		r.dryRunLog(w, logAttrs, state, p)

@@ -452,6 +452,50 @@ func TestOversizedContentCutAtAlertBoundary(t *testing.T) {
 	}
 }
 
+// TestAlertmanagerLeftAlertsOut: a notification that Alertmanager's webhook
+// max_alerts cut short (its truncatedAlerts) says in WeCom how many alerts
+// it lacks, also when the receiver must truncate it further itself.
+func TestAlertmanagerLeftAlertsOut(t *testing.T) {
+	withTruncated := func(body []byte, n int) []byte {
+		var raw map[string]any
+		if err := json.Unmarshal(body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		raw["truncatedAlerts"] = n
+		out, err := json.Marshal(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		robot  string
+		alerts int
+		want   []string
+	}{
+		{"table", 2, []string{"…and 7 more alerts that Alertmanager did not send (webhook max_alerts)"}},
+		{"text", 2, []string{"…and 7 more alerts that Alertmanager did not send (webhook max_alerts)"}},
+		{"truncate", 120, []string{"…and 7 more alerts that Alertmanager did not send", "more alerts not shown"}},
+	} {
+		t.Run(tc.robot, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			code, body := tr.post(t, tc.robot, withTruncated(notification(t, "firing", diskFull(tc.alerts)...), 7))
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			got := tr.fake.AcceptedFor("key-" + tc.robot)
+			if len(got) == 0 {
+				t.Fatal("nothing accepted")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got[0].Message.Content(), want) {
+					t.Errorf("card lacks %q:\n%s", want, got[0].Message.Content())
+				}
+			}
+		})
+	}
+}
+
 func TestKeyFromAuthorization(t *testing.T) {
 	tr := newTestReceiver(t, Options{})
 	body := payload(t, "firing-one-alert.json")

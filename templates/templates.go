@@ -44,6 +44,11 @@ type Data struct {
 	// FiringTotal is how many of the notification's alerts fire, all of
 	// them, also in a part or a truncated card whose .Alerts are only some.
 	FiringTotal int
+	// TruncatedAlerts is how many of the group's alerts Alertmanager left
+	// out of the notification (the webhook's max_alerts, its payload's
+	// truncatedAlerts): they are in neither .Alerts nor FiringTotal, and
+	// their responders are unknown.
+	TruncatedAlerts int
 }
 
 // Responder is one person responsible for the notification, for display.

@@ -405,3 +405,42 @@ func TestResolvedOnAnotherDay(t *testing.T) {
 		t.Errorf("times %q, want %q", got, want)
 	}
 }
+
+// TestLeftOutAlerts: when Alertmanager's webhook max_alerts left alerts out
+// of a notification, every default message and digest block says how many,
+// once; the companion mention line does not.
+func TestLeftOutAlerts(t *testing.T) {
+	tmpl := mustLoad(t)
+	for _, lang := range []string{"default", "zh"} {
+		want := "…and 3 more alerts that Alertmanager did not send (webhook max_alerts)"
+		if lang == "zh" {
+			want = "…另有 3 条告警未由 Alertmanager 发送（webhook max_alerts）"
+		}
+		for _, kind := range []string{"markdown", "text", "markdown_v2", "digest_markdown", "digest_text", "digest_markdown_v2", "mention"} {
+			name := "wecom." + lang + "." + kind
+			for _, truncated := range []int{0, 3} {
+				d := testData(loadPayload(t, "firing-two-alerts"))
+				d.TruncatedAlerts = truncated
+				got, err := tmpl.Execute(`{{ template "`+name+`" . }}`, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantCount := 0
+				if truncated > 0 && kind != "mention" {
+					wantCount = 1
+				}
+				if n := strings.Count(got, want); n != wantCount {
+					t.Errorf("%s with %d alerts left out says so %d times, want %d:\n%s", name, truncated, n, wantCount, got)
+				}
+				if truncated > 0 && kind == "markdown" {
+					golden.Check(t, filepath.Join("testdata", name+"-max-alerts.golden"), got)
+				}
+			}
+		}
+	}
+	d := testData(loadPayload(t, "firing-one-alert"))
+	d.TruncatedAlerts = 1
+	if got, _ := tmpl.Execute(`{{ template "wecom.default.text" . }}`, d); !strings.Contains(got, "…and 1 more alert that Alertmanager did not send") {
+		t.Errorf("one alert left out is not said in the singular:\n%s", got)
+	}
+}

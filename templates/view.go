@@ -44,6 +44,9 @@ type View struct {
 	// FiringCount is how many alerts are firing: in the whole notification
 	// (Data.FiringTotal), not only in the part shown.
 	FiringCount int
+	// LeftOut says how many alerts Alertmanager left out of the
+	// notification (Data.TruncatedAlerts), or is empty.
+	LeftOut string
 }
 
 // Section is a heading and its alerts.
@@ -158,6 +161,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 		}
 	}
 	v.FiringCount = max(len(firing), d.FiringTotal)
+	v.LeftOut = leftOut(language, d.TruncatedAlerts)
 	if len(firing) > 0 {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Firing, Alerts: firing})
 	}
@@ -165,6 +169,20 @@ func NewView(d *Data, style, language string) (*View, error) {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Resolved, Alerts: resolved})
 	}
 	return v, nil
+}
+
+// leftOut says, in language, that Alertmanager left n alerts out of the
+// notification; "" when n is 0.
+func leftOut(language string, n int) string {
+	switch {
+	case n <= 0:
+		return ""
+	case language == "zh":
+		return fmt.Sprintf("…另有 %d 条告警未由 Alertmanager 发送（webhook max_alerts）", n)
+	case n == 1:
+		return "…and 1 more alert that Alertmanager did not send (webhook max_alerts)"
+	}
+	return fmt.Sprintf("…and %d more alerts that Alertmanager did not send (webhook max_alerts)", n)
 }
 
 // color returns the WeCom font colour for a status or severity: "warning"
