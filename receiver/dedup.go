@@ -8,53 +8,73 @@ import (
 	"time"
 )
 
-// dedup remembers delivered notifications for a while. Alertmanager retries
-// a notification whose earlier try reached WeCom when its own timeout fired
-// first; a repeat of the same robot, group, status and alert set within the
-// window is acknowledged without posting it again. A notification is
-// delivered by one request at a time: an identical one arriving meanwhile
-// (from an Alertmanager HA peer, or a retry) waits for its outcome.
+// dedup remembers the last notification delivered for each robot and
+// group, for a while. Alertmanager retries a notification whose earlier try
+// reached WeCom when its own timeout fired first; a repeat of the group's
+// last delivery (same robot, group, status and alert set) within the window
+// is acknowledged without posting it again. Only the last: a group that
+// fires, resolves and fires again is posted each time, as Alertmanager's
+// own notification log tells. A notification is delivered by one request at
+// a time: an identical one arriving meanwhile (from an Alertmanager HA
+// peer, or a retry) waits for its outcome.
 type dedup struct {
-	mu      sync.Mutex
-	seed    maphash.Seed
-	expires map[uint64]time.Time
+	mu   sync.Mutex
+	seed maphash.Seed
+	// last holds, by group (dedupKey.group), the group's last delivery.
+	last map[uint64]delivery
 	// inflight holds the notifications being delivered, each with a channel
 	// closed when its delivery ends.
-	inflight map[uint64]chan struct{}
+	inflight map[dedupKey]chan struct{}
 	sweepAt  time.Time
 }
 
+// dedupKey identifies a notification: group is its robot, webhook and
+// group key; notification adds its status and alert set.
+type dedupKey struct{ group, notification uint64 }
+
+// delivery is a group's last delivered notification, remembered until expires.
+type delivery struct {
+	notification uint64
+	expires      time.Time
+}
+
 func newDedup() *dedup {
-	return &dedup{seed: maphash.MakeSeed(), expires: map[uint64]time.Time{}, inflight: map[uint64]chan struct{}{}}
+	return &dedup{seed: maphash.MakeSeed(), last: map[uint64]delivery{}, inflight: map[dedupKey]chan struct{}{}}
 }
 
 // key identifies a notification for dedup: the robot and its webhook (so
 // two keys brought by key_from: authorization are two robots, and so are
-// two robots sharing a key, each posting its own message), group key,
-// status and each alert's fingerprint and status, in a stable order.
-func (d *dedup) key(robot, webhookURL string, n *Notification) uint64 {
+// two robots sharing a key, each posting its own message) and group key,
+// then its status and each alert's fingerprint, status and start, in a
+// stable order.
+func (d *dedup) key(robot, webhookURL string, n *Notification) dedupKey {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	for _, s := range []string{robot, webhookURL, n.GroupKey} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	group := h.Sum64()
 	alerts := make([]string, len(n.Alerts))
 	for i, a := range n.Alerts {
 		alerts[i] = a.Fingerprint + "/" + a.Status + "/" + a.StartsAt.String()
 	}
 	slices.Sort(alerts)
-	var h maphash.Hash
-	h.SetSeed(d.seed)
-	for _, s := range append([]string{robot, webhookURL, n.GroupKey, n.Status}, alerts...) {
+	for _, s := range append([]string{n.Status}, alerts...) {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}
-	return h.Sum64()
+	return dedupKey{group: group, notification: h.Sum64()}
 }
 
 // claim makes the caller the one delivering the notification with key,
 // after any delivery of it in flight ended, and returns false; it returns
-// true when the notification was delivered within its window, and ctx's
+// true when it is its group's last delivery, within the window, and ctx's
 // error when ctx ends first. A claim is ended by release.
-func (d *dedup) claim(ctx context.Context, key uint64, now func() time.Time) (bool, error) {
+func (d *dedup) claim(ctx context.Context, key dedupKey, now func() time.Time) (bool, error) {
 	for {
 		d.mu.Lock()
-		if exp, ok := d.expires[key]; ok && now().Before(exp) {
+		if last, ok := d.last[key.group]; ok && last.notification == key.notification && now().Before(last.expires) {
 			d.mu.Unlock()
 			return true, nil
 		}
@@ -73,9 +93,10 @@ func (d *dedup) claim(ctx context.Context, key uint64, now func() time.Time) (bo
 	}
 }
 
-// release ends the claim on key; a delivered notification is remembered
-// until expires, so that its repeats are acknowledged without posting.
-func (d *dedup) release(key uint64, delivered bool, expires time.Time) {
+// release ends the claim on key; a delivered notification becomes its
+// group's last delivery until expires, so that its repeats are acknowledged
+// without posting.
+func (d *dedup) release(key dedupKey, delivered bool, expires time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if busy, ok := d.inflight[key]; ok {
@@ -85,11 +106,11 @@ func (d *dedup) release(key uint64, delivered bool, expires time.Time) {
 	if !delivered {
 		return
 	}
-	d.expires[key] = expires
+	d.last[key.group] = delivery{notification: key.notification, expires: expires}
 	if now := time.Now(); now.After(d.sweepAt) {
-		for k, exp := range d.expires {
-			if now.After(exp) {
-				delete(d.expires, k)
+		for k, last := range d.last {
+			if now.After(last.expires) {
+				delete(d.last, k)
 			}
 		}
 		d.sweepAt = now.Add(time.Minute)

@@ -34,7 +34,7 @@ type job struct {
 	// dedupFor, when not 0, is how long the notification is remembered
 	// under dedupKey once WeCom accepted it; the job holds the dedup claim
 	// on dedupKey until it finishes, whether or not its request still waits.
-	dedupKey uint64
+	dedupKey dedupKey
 	dedupFor time.Duration
 	// done receives the delivery's outcome once: nil when WeCom accepted
 	// every message carrying the notification.

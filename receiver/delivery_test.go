@@ -100,6 +100,37 @@ func TestDuplicateWindow(t *testing.T) {
 	}
 }
 
+// TestRefiringAfterResolvedIsPosted: only a repeat of a group's last
+// delivery is a duplicate. A group that fires, resolves and fires again
+// with the same alert (its start unchanged, as when Alertmanager resolved
+// it on an expired endsAt and Prometheus sent it again) within the window
+// is posted each time, or the chat's last word would be "resolved".
+func TestRefiringAfterResolvedIsPosted(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	firing := payload(t, "firing-one-alert.json")
+	var n Notification
+	if err := json.Unmarshal(firing, &n); err != nil {
+		t.Fatal(err)
+	}
+	n.Status, n.Alerts[0].Status, n.Alerts[0].EndsAt = "resolved", "resolved", n.Alerts[0].StartsAt.Add(5*time.Minute)
+	resolved, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range [][]byte{firing, resolved, firing, firing} {
+		if code, b := tr.post(t, "table", body); code != http.StatusOK {
+			t.Fatalf("post %d: %d %s", i, code, b)
+		}
+	}
+	var titles []string
+	for _, m := range tr.fake.AcceptedFor("key-table") {
+		titles = append(titles, strings.SplitN(m.Message.Content(), "\n", 2)[0])
+	}
+	if len(titles) != 3 || !strings.Contains(titles[2], "FIRING") {
+		t.Errorf("firing, resolved, firing, firing again: WeCom got %q, want firing, resolved, firing", titles)
+	}
+}
+
 func TestDuplicateOfFailedDeliveryIsPosted(t *testing.T) {
 	tr := newTestReceiver(t, Options{})
 	tr.fake.SetErrcode("key-table", wecom.ErrcodeRobotDisabled)
