@@ -66,7 +66,15 @@ type Templates struct {
 	// base holds every definition; message texts are compiled on a clone
 	// of it once each, not on every notification.
 	base     *tmpltext.Template
-	compiled sync.Map // template text -> *tmpltext.Template
+	compiled sync.Map // template text -> *compiled
+}
+
+// compiled is a message text parsed on a clone of the base.
+type compiled struct {
+	tmpl *tmpltext.Template
+	// routeLabels reports whether a template it may run calls routeLabels,
+	// which then needs the data's own route labels; see Execute.
+	routeLabels bool
 }
 
 // Funcs are the functions this receiver adds to Alertmanager's.
@@ -149,9 +157,24 @@ func Load(globs []string) (*Templates, error) {
 // mention in a message is one that data planned, never one the template or
 // the alerts spelled.
 func (t *Templates) Execute(text string, data *Data) (string, error) {
-	tmpl, err := t.compile(text)
+	c, err := t.compile(text)
 	if err != nil {
 		return "", err
+	}
+	tmpl := c.tmpl
+	if c.routeLabels {
+		// Alertmanager's routeLabels reads the data's route labels, which
+		// Alertmanager rendered before posting them, so a function bound to
+		// this data, on a clone: only for templates that call it.
+		if tmpl, err = tmpl.Clone(); err != nil {
+			return "", err
+		}
+		tmpl.Funcs(tmpltext.FuncMap{"routeLabels": func(name string) string {
+			if data.Data == nil {
+				return ""
+			}
+			return data.RouteLabels[name]
+		}})
 	}
 	buf := buffers.Get().(*bytes.Buffer)
 	defer buffers.Put(buf)
@@ -241,17 +264,25 @@ func PlaceMentions(s string, ids []string) string {
 // growing a fresh buffer to that size for every render showed up in profiles.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (t *Templates) compile(text string) (*tmpltext.Template, error) {
+func (t *Templates) compile(text string) (*compiled, error) {
 	if c, ok := t.compiled.Load(text); ok {
-		return c.(*tmpltext.Template), nil
+		return c.(*compiled), nil
 	}
 	clone, err := t.base.Clone()
 	if err != nil {
 		return nil, err
 	}
-	c, err := clone.New("").Option("missingkey=zero").Parse(text)
+	tmpl, err := clone.New("").Option("missingkey=zero").Parse(text)
 	if err != nil {
 		return nil, err
+	}
+	c := &compiled{tmpl: tmpl}
+	for _, def := range tmpl.Templates() {
+		// A template's tree prints as its source; a mere mention of the
+		// name costs a clone per render, nothing worse.
+		if def.Tree != nil && strings.Contains(def.Tree.Root.String(), "routeLabels") {
+			c.routeLabels = true
+		}
 	}
 	t.compiled.Store(text, c)
 	return c, nil

@@ -444,3 +444,34 @@ func TestLeftOutAlerts(t *testing.T) {
 		t.Errorf("one alert left out is not said in the singular:\n%s", got)
 	}
 }
+
+// TestRouteLabelsFunction: Alertmanager's routeLabels function returns the
+// route labels the payload carries (Alertmanager rendered them before
+// posting), as Alertmanager's own rendering does, also from a definition
+// a message calls, and for each notification its own.
+func TestRouteLabelsFunction(t *testing.T) {
+	am, err := template.FromGlobs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := mustLoad(t)
+	for _, team := range []string{"dba", "payments"} {
+		d := loadPayload(t, "firing-two-alerts")
+		d.RouteLabels = template.KV{"team": team}
+		template.MarkRouteLabelsRendered(d)
+		const text = `owner team: {{ routeLabels "team" }}, {{ routeLabels "missing" }}.`
+		want, err := am.ExecuteTextString(text, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{text, `{{ define "x" }}` + text + `{{ end }}{{ template "x" . }}`} {
+			got, err := tmpl.Execute(text, &Data{Data: Sanitize(d)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want || !strings.Contains(got, team) {
+				t.Errorf("Alertmanager renders %q, this receiver %q", want, got)
+			}
+		}
+	}
+}
