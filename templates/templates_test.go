@@ -475,3 +475,37 @@ func TestRouteLabelsFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnotationsCannotBreakTheCard: a summary or description (with label
+// values in it) stays on the line the default message gives it, in every
+// msgtype and the digest: no heading, no fake Responders line, no tag, no
+// code span, no list; inline markdown such as a link stays.
+func TestAnnotationsCannotBreakTheCard(t *testing.T) {
+	d := loadPayload(t, "firing-two-alerts")
+	evil := "disk ok\n## <font color=\"info\">RESOLVED: all clear</font>\nResponders: nobody, `x` [Runbook](http://wiki.example)"
+	d.CommonAnnotations["summary"] = evil
+	d.Alerts[0].Annotations["summary"] = "# heading"
+	d.Alerts[0].Annotations["description"] = "1. first\n- second"
+	d.Alerts[1].Annotations["summary"], d.Alerts[1].Annotations["description"] = evil, evil
+	tmpl := mustLoad(t)
+	for _, kind := range []string{"markdown", "markdown_v2", "text"} {
+		for _, text := range []string{DefaultMessage(kind, "en"), DigestMessage(kind, "en")} {
+			got, err := tmpl.Execute(text, testData(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := []string{"\n## ", "\nResponders: nobody", "\n# heading", "\n1. first", "\n- second"}
+			if kind != "text" { // a text message shows no markup: only lines of its own mislead
+				bad = append(bad, "<font color=\"info\">RESOLVED", "`x`", "> # heading", "  # heading", "  1. first")
+			}
+			for _, b := range bad {
+				if strings.Contains(got, b) {
+					t.Errorf("%s %s: alert text puts %q in the message:\n%s", kind, text, b, got)
+				}
+			}
+			if !strings.Contains(got, "[Runbook](http://wiki.example)") {
+				t.Errorf("%s %s: the annotation's link is gone:\n%s", kind, text, got)
+			}
+		}
+	}
+}

@@ -121,11 +121,13 @@ func NewView(d *Data, style, language string) (*View, error) {
 		Summary:     d.CommonAnnotations["summary"],
 	}
 	v.StatusColor, v.SeverityColor = color(v.Status), color(v.Severity)
-	inline := bare
+	inline, prose := bare, proseMarkdown
 	printLabels := pillsOf
 	if v.Text {
-		inline, printLabels = oneLineText, pairsOf
+		inline, prose, printLabels = oneLineText, proseText, pairsOf
 	}
+	commonSummary := v.Summary
+	v.Summary = prose(v.Summary)
 	v.Name = d.CommonLabels["alertname"]
 	if v.Name == "" {
 		v.Name = strings.Join(d.GroupLabels.SortedPairs().Values(), " ")
@@ -144,15 +146,15 @@ func NewView(d *Data, style, language string) (*View, error) {
 		av := AlertView{
 			Name:        inline(a.Labels["alertname"]),
 			Labels:      printLabels(a.Labels, isCommon),
-			Description: a.Annotations["description"],
+			Description: prose(a.Annotations["description"]),
 			Time:        time,
 			Source:      linkTarget(a.GeneratorURL),
 			Runbook:     linkTarget(a.Annotations["runbook_url"]),
 			Instance:    inline(a.Labels["instance"]),
 			Firing:      a.Status == "firing",
 		}
-		if s := a.Annotations["summary"]; s != v.Summary {
-			av.Summary = s
+		if s := a.Annotations["summary"]; s != commonSummary {
+			av.Summary = prose(s)
 		}
 		if a.Status == "firing" {
 			firing = append(firing, av)
@@ -258,6 +260,38 @@ func OneLine(s, msgtype string) string {
 	}
 	return bare(s)
 }
+
+// Annotations (summary, description) are prose the rule's author wrote,
+// with label values in it: the default messages print each on the one line
+// they give it, where it starts no line of its own. Its line breaks become
+// spaces (a text message's too), and in markdown it opens no code span or
+// tag, and a first character that would start a block (a heading, quote,
+// list item, rule or table) becomes a fullwidth look-alike. Inline markdown,
+// bold and links, stays as written.
+
+// proseText prints an annotation in a text message.
+func proseText(s string) string { return oneLineText(strings.TrimSpace(s)) }
+
+// proseMarkdown prints an annotation in markdown.
+func proseMarkdown(s string) string {
+	s = oneLine(strings.TrimSpace(s))
+	if s != "" && strings.IndexByte(blockStarts, s[0]) >= 0 {
+		return fullwidth(s[0]) + s[1:]
+	}
+	// "1. " or "1) " starts an ordered list.
+	if rest := strings.TrimLeft(s, "0123456789"); len(rest) < len(s) && rest != "" && (rest[0] == '.' || rest[0] == ')') {
+		i := len(s) - len(rest)
+		return s[:i] + fullwidth(rest[0]) + rest[1:]
+	}
+	return s
+}
+
+// blockStarts are the characters that start a markdown block (a heading,
+// quote, list item, rule or table) at the beginning of a line.
+const blockStarts = "#>-+*=_|"
+
+// fullwidth returns the fullwidth look-alike of a printable ASCII character.
+func fullwidth(c byte) string { return string(rune(c) - '!' + '！') }
 
 // linkTarget makes an alert's URL safe to stand in a markdown link,
 // [Source](…): the characters that would end the link or the line are
