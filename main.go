@@ -62,8 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	configFile := app.Flag("config.file", "Configuration file.").Default("config.yml").String()
 	dryRun := app.Flag("dry-run", "Render and log the WeCom messages instead of sending them.").Bool()
-	maxRequest := app.Flag("web.max-request-bytes", "Largest notification body accepted; larger ones get 413.").
-		Default("4MiB").Bytes()
+	maxRequest := app.Flag("web.max-request-bytes", "Largest notification body accepted; larger ones get 413, which Alertmanager does not retry.").
+		Default("32MiB").Bytes()
 	readTimeout := app.Flag("web.read-timeout", "Longest a client may take to send a request, headers and body: slow clients are cut off.").
 		Default("1m").Duration()
 	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long deliveries in flight may take to finish on SIGTERM.").

@@ -496,6 +496,30 @@ func TestAlertmanagerLeftAlertsOut(t *testing.T) {
 	}
 }
 
+// TestLargeGroupAccepted: a group of 7,000 kube-state-metrics-like alerts
+// (about 4.6 MB, what Alertmanager posts with max_alerts 0) is delivered with
+// the default body limit, not refused with a 413 Alertmanager never retries.
+func TestLargeGroupAccepted(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	labels := make([]template.KV, 7000)
+	for i := range labels {
+		pod := fmt.Sprintf("checkout-worker-7d9f8b6c5d-%05d", i)
+		labels[i] = template.KV{"alertname": "KubePodNotReady", "team": "dba", "severity": "warning", "namespace": "shop-prod",
+			"pod": pod, "cluster": "prod-eu-1", "container": "kube-rbac-proxy-main", "job": "kube-state-metrics",
+			"instance": "10.42.3.17:8443", "description": "Pod shop-prod/" + pod + " has been in a non-ready state for longer than 15 minutes on cluster prod-eu-1, see https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodnotready"}
+	}
+	body := notification(t, "firing", labels...)
+	if len(body) < 4<<20 {
+		t.Fatalf("the payload is %d bytes; the test wants one over the old 4 MiB limit", len(body))
+	}
+	if code, resp := tr.post(t, "table", body); code != http.StatusOK {
+		t.Fatalf("a %d-byte notification answered %d %s", len(body), code, resp)
+	}
+	if got := tr.fake.AcceptedFor("key-table"); len(got) == 0 || !strings.Contains(got[0].Message.Content(), "[FIRING:7000]") {
+		t.Errorf("WeCom did not get the group's card")
+	}
+}
+
 func TestKeyFromAuthorization(t *testing.T) {
 	tr := newTestReceiver(t, Options{})
 	body := payload(t, "firing-one-alert.json")
