@@ -93,6 +93,12 @@ var Funcs = template.FuncMap{
 	// wecomView is what the default message of a style (msgtype) and
 	// language prints of the data; see View.
 	"wecomView": NewView,
+	// wecomLine prints a label value as data on a markdown line, as the
+	// default messages do: on one line, opening no code span, tag or link.
+	"wecomLine": bare,
+	// wecomProse prints an annotation on a markdown line, as the default
+	// messages do: on one line, starting no block, its bold and links kept.
+	"wecomProse": proseMarkdown,
 }
 
 // loadZone returns the zone named name ("" is UTC), loading each zone once.

@@ -303,13 +303,27 @@ func TestExampleTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl := mustLoad(t, glob)
-	got, err := tmpl.Execute(`{{ template "custom.markdown" . }}`, testData(loadPayload(t, "firing-two-alerts")))
+	d := testData(loadPayload(t, "firing-two-alerts"))
+	d.FiringTotal = 2
+	got, err := tmpl.Execute(`{{ template "custom.markdown" . }}`, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"### [FIRING:2] MySQLReplicationLag", "- db-1:9104:", "- db-2:9104:", "On call: <@alice_wecom> Bob Li"} {
+	for _, want := range []string{"### [FIRING:2] MySQLReplicationLag mysql", "- db-1:9104: Replica lag above 30s", "- db-2:9104:", "On call: <@alice_wecom> Bob Li"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("custom.markdown lacks %q:\n%s", want, got)
+		}
+	}
+	// A label or annotation cannot add a heading or a fake line to it.
+	d.Alerts[0].Labels["instance"] = "db-1\n### <font color=\"info\">[RESOLVED] all clear</font>\nOn call: nobody"
+	d.Alerts[1].Annotations["summary"] = "lag\n## On call: nobody"
+	got, err = tmpl.Execute(`{{ template "custom.markdown" . }}`, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"\n### <font", "\nOn call: nobody", "\n## On call"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("alert text puts %q in custom.markdown:\n%s", bad, got)
 		}
 	}
 }
