@@ -50,20 +50,21 @@ func newDedup() *dedup {
 func (d *dedup) key(robot, webhookURL string, n *Notification) dedupKey {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
-	for _, s := range []string{robot, webhookURL, n.GroupKey} {
-		h.WriteString(s)
-		h.WriteByte(0)
+	write := func(ss ...string) {
+		for _, s := range ss {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
 	}
+	write(robot, webhookURL, n.GroupKey)
 	group := h.Sum64()
 	alerts := make([]string, len(n.Alerts))
 	for i, a := range n.Alerts {
 		alerts[i] = a.Fingerprint + "/" + a.Status + "/" + a.StartsAt.String()
 	}
 	slices.Sort(alerts)
-	for _, s := range append([]string{n.Status}, alerts...) {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
+	write(n.Status)
+	write(alerts...)
 	return dedupKey{group: group, notification: h.Sum64()}
 }
 

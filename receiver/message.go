@@ -312,7 +312,7 @@ func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error)
 // truncate renders as many alerts as fit in limit, with a line counting the
 // rest; an alert too large on its own is cut.
 func (r cardRenderer) truncate(alerts template.Alerts, limit int) (string, int, error) {
-	note := func(k int) string { return omittedNote(r.p.robot.Language, len(alerts)-k) }
+	note := func(k int) string { return templates.OmittedNote(r.p.robot.Language, len(alerts)-k) }
 	k, c, err := r.fit(alerts[:len(alerts)-1], limit, true, func(k int) int { return len(note(k)) })
 	if err != nil {
 		return "", 0, err
@@ -393,16 +393,6 @@ func (s *State) message(robot *config.Robot) string {
 		return robot.Message
 	}
 	return templates.DefaultMessage(robot.MsgType, robot.Language)
-}
-
-func omittedNote(language string, omitted int) string {
-	if language == "zh" {
-		return fmt.Sprintf("\n\n…另有 %d 条告警未显示", omitted)
-	}
-	if omitted == 1 {
-		return "\n\n…and 1 more alert not shown"
-	}
-	return fmt.Sprintf("\n\n…and %d more alerts not shown", omitted)
 }
 
 // unique returns ss without repeats, in order of first appearance.

@@ -79,6 +79,10 @@ type AlertView struct {
 // Words are the fixed words of the default messages in one language.
 type Words struct {
 	FiringTag, ResolvedTag, Firing, Resolved, Severity, Responders, Source, Runbook, Look, Done string
+	// MoreAlert and MoreAlerts say that one or more (%[1]d) alerts are not
+	// in a message, and why (%[2]s): NotShown, left out to fit WeCom's
+	// limit, or NotSent, left out by Alertmanager's max_alerts. See More.
+	MoreAlert, MoreAlerts, NotShown, NotSent string
 }
 
 var words = map[string]Words{
@@ -86,12 +90,35 @@ var words = map[string]Words{
 		FiringTag: "FIRING", ResolvedTag: "RESOLVED", Firing: "Firing", Resolved: "Resolved",
 		Severity: "Severity", Responders: "Responders", Source: "Source", Runbook: "Runbook",
 		Look: "please take a look", Done: "resolved",
+		MoreAlert: "…and %[1]d more alert %[2]s", MoreAlerts: "…and %[1]d more alerts %[2]s",
+		NotShown: "not shown", NotSent: "that Alertmanager did not send (webhook max_alerts)",
 	},
 	"zh": {
 		FiringTag: "告警", ResolvedTag: "已恢复", Firing: "告警中", Resolved: "已恢复",
 		Severity: "级别", Responders: "负责人", Source: "来源", Runbook: "处理手册",
 		Look: "请及时处理", Done: "已恢复",
+		MoreAlert: "…另有 %[1]d 条告警%[2]s", MoreAlerts: "…另有 %[1]d 条告警%[2]s",
+		NotShown: "未显示", NotSent: "未由 Alertmanager 发送（webhook max_alerts）",
 	},
+}
+
+// More says that n more alerts are not in the message, why being NotShown
+// or NotSent; "" when n is 0.
+func (w Words) More(n int, why string) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return fmt.Sprintf(w.MoreAlert, n, why)
+	}
+	return fmt.Sprintf(w.MoreAlerts, n, why)
+}
+
+// OmittedNote is the line that ends a card truncated to fit WeCom's limit,
+// in language: how many alerts it does not show.
+func OmittedNote(language string, omitted int) string {
+	w := wordsIn(language)
+	return "\n\n" + w.More(omitted, w.NotShown)
 }
 
 // wordsIn returns the words of language, English for a language without words.
@@ -163,7 +190,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 		}
 	}
 	v.FiringCount = max(len(firing), d.FiringTotal)
-	v.LeftOut = leftOut(language, d.TruncatedAlerts)
+	v.LeftOut = v.Words.More(d.TruncatedAlerts, v.Words.NotSent)
 	if len(firing) > 0 {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Firing, Alerts: firing})
 	}
@@ -171,20 +198,6 @@ func NewView(d *Data, style, language string) (*View, error) {
 		v.Sections = append(v.Sections, Section{Heading: v.Words.Resolved, Alerts: resolved})
 	}
 	return v, nil
-}
-
-// leftOut says, in language, that Alertmanager left n alerts out of the
-// notification; "" when n is 0.
-func leftOut(language string, n int) string {
-	switch {
-	case n <= 0:
-		return ""
-	case language == "zh":
-		return fmt.Sprintf("…另有 %d 条告警未由 Alertmanager 发送（webhook max_alerts）", n)
-	case n == 1:
-		return "…and 1 more alert that Alertmanager did not send (webhook max_alerts)"
-	}
-	return fmt.Sprintf("…and %d more alerts that Alertmanager did not send (webhook max_alerts)", n)
 }
 
 // color returns the WeCom font colour for a status or severity: "warning"
