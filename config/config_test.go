@@ -289,3 +289,35 @@ robots:
 		t.Errorf("got %v, want %q", err, want)
 	}
 }
+
+// TestKeyFilesFromWindows: a key_file saved by a Windows tool (Notepad
+// before 2019, PowerShell 5's Set-Content -Encoding UTF8) starts with a
+// byte order mark, which is not part of the key: loaded as part of it,
+// every send failed with errcode 93000. A UTF-16 file is refused.
+func TestKeyFilesFromWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name, content, wantErr string
+	}{
+		{"plain", "abcd-1234\n", ""},
+		{"UTF-8 byte order mark", "\ufeffabcd-1234\r\n", ""},
+		{"UTF-16LE", "\xff\xfea\x00b\x00c\x00d\x00-\x001\x002\x003\x004\x00\r\x00\n\x00", "robots.ops: key_file is empty or holds white space or a character other than printable ASCII"},
+		{"a zero-width space", "abcd\u200b-1234\n", "robots.ops: key_file is empty or holds white space or a character other than printable ASCII"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"ops.key": tc.content, "c.yml": "robots: {ops: {key_file: ops.key}}\n"})
+			cfg, err := LoadFile(filepath.Join(dir, "c.yml"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasSuffix(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one ending %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Robots["ops"].WebhookURL(); !strings.HasSuffix(got, "?key=abcd-1234") {
+				t.Errorf("webhook URL ends %q, want ?key=abcd-1234", got[strings.IndexByte(got, '?'):])
+			}
+		})
+	}
+}

@@ -1,7 +1,8 @@
 package config
 
 import (
-	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -11,21 +12,40 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// readCSV reads a CSV file whose first row is header, calling row for each
-// further row; errors name the file and line.
-func readCSV(path string, header []string, row func(line int, fields []string) error) error {
-	f, err := os.Open(path)
+// readFile reads the file at path, a file the configuration names, and
+// adds it to FilesDigest. A byte order mark it starts with, which Windows
+// tools and Excel's "CSV UTF-8" write, is dropped.
+func (c *Config) readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if c.files == nil {
+		c.files = sha256.New()
+	}
+	fmt.Fprintf(c.files, "%s\x00%d\x00", path, len(b))
+	c.files.Write(b)
+	return bytes.TrimPrefix(b, []byte("\ufeff")), nil
+}
+
+// readCSV reads a UTF-8 CSV file whose first row is header, calling row
+// for each further row; errors name the file and line.
+func (c *Config) readCSV(path string, header []string, row func(line int, fields []string) error) error {
+	b, err := c.readFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r := csv.NewReader(withoutBOM(f))
+	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = len(header)
 	r.TrimLeadingSpace = true
 	r.Comment = '#'
 	first, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: empty file: want the header %s", path, strings.Join(header, ","))
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -45,22 +65,17 @@ func readCSV(path string, header []string, row func(line int, fields []string) e
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		for i := range fields {
+			if !utf8.ValidString(fields[i]) {
+				// Excel's plain "CSV" is in the system's code page: GBK
+				// names would reach WeCom as U+FFFD.
+				return fmt.Errorf("%s:%d: not UTF-8: save the file as \"CSV UTF-8\"", path, line)
+			}
 			fields[i] = strings.TrimSpace(fields[i])
 		}
 		if err := row(line, fields); err != nil {
 			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 	}
-}
-
-// withoutBOM returns r without the byte order mark it may start with, as
-// Excel's "CSV UTF-8" writes.
-func withoutBOM(r io.Reader) io.Reader {
-	br := bufio.NewReader(r)
-	if first, _, err := br.ReadRune(); err == nil && first != '\ufeff' {
-		_ = br.UnreadRune()
-	}
-	return br
 }
 
 func (c *Config) validateSchedules() error {
@@ -169,9 +184,11 @@ func parseOverrideTime(s string, loc *time.Location) (time.Time, error) {
 }
 
 // OnCall returns the email of who is on call at t, and why: the rotation's
-// shift, or the override that put them there. Before its first handoff
-// the rotation puts nobody on call: unless an override without covers
-// does, the email is empty and why says when the rotation starts.
+// shift, or the override that put them there. An override with covers
+// applies when the rotation puts that member on call; where overrides
+// overlap, the one listed last wins. Before its first handoff the rotation
+// puts nobody on call: unless an override without covers does, the email
+// is empty and why says when the rotation starts.
 func (s *Schedule) OnCall(t time.Time) (email, why string) {
 	if shift := s.shiftAt(t); shift >= 0 {
 		n := int64(len(s.rotation))
@@ -180,8 +197,9 @@ func (s *Schedule) OnCall(t time.Time) (email, why string) {
 	} else {
 		why = fmt.Sprintf("nobody on call, the rotation starts %s %02d:%02d %s", s.Start, s.handoffHour, s.handoffMinute, s.loc)
 	}
+	rotating := email
 	for i, o := range s.Overrides {
-		if !t.Before(o.from) && t.Before(o.to) && (o.Covers == "" || o.Covers == email) {
+		if !t.Before(o.from) && t.Before(o.to) && (o.Covers == "" || o.Covers == rotating) {
 			email, why = o.Member, fmt.Sprintf("override %d", i)
 		}
 	}
@@ -189,21 +207,33 @@ func (s *Schedule) OnCall(t time.Time) (email, why string) {
 }
 
 // shiftAt returns the number of the shift at t, counted from 0 at the first
-// handoff; it is negative before the first handoff.
+// handoff; it is negative before the first handoff. Shifts of whole days,
+// and shifts a day holds a whole number of (12h, 8h), hand off at the same
+// wall-clock times every day, daylight-saving changes or not; other shifts
+// (36h, 5h) follow elapsed time from the first handoff.
 func (s *Schedule) shiftAt(t time.Time) int64 {
 	shift := time.Duration(s.Shift)
 	day := 24 * time.Hour
-	if shift%day != 0 {
+	if shift%day != 0 && day%shift != 0 {
 		return floorDiv(int64(t.Sub(s.first)), int64(shift))
 	}
-	// Whole days: count calendar days since the start date in the
-	// schedule's zone, so a handoff stays at its wall-clock time.
+	// Count calendar days since the start date in the schedule's zone.
 	local := t.In(s.loc)
 	days := civilDays(s.startDay, local)
 	if local.Before(s.handoffOn(local)) {
-		days-- // the day's shift has not begun: still the previous day's
+		days-- // the day's first shift has not begun: still the previous day's
 	}
-	return floorDiv(days, int64(shift/day))
+	if shift >= day {
+		return floorDiv(days, int64(shift/day))
+	}
+	// A day's later shifts begin at wall-clock times too: count them on
+	// the wall clock from the handoff of the day days stands for.
+	perDay := int64(day / shift)
+	d := s.startDay.AddDate(0, 0, int(days))
+	handoff := time.Date(d.Year(), d.Month(), d.Day(), s.handoffHour, s.handoffMinute, 0, 0, time.UTC)
+	wall := time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), local.Nanosecond(), time.UTC)
+	k := min(max(int64(wall.Sub(handoff)/shift), 0), perDay-1)
+	return days*perDay + k
 }
 
 // handoffOn returns the handoff on the date of day, in the schedule's zone.

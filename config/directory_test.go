@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +187,49 @@ func checkOnCall(t *testing.T, s *Schedule, want map[time.Time]string) {
 		if got, why := s.OnCall(at); got != email {
 			t.Errorf("OnCall(%s) = %s (%s), want %s", at, got, why, email)
 		}
+	}
+}
+
+// TestDirectoryFilesAreUTF8: Excel on a Chinese-locale Windows saves plain
+// "CSV" in GBK, whose names reached WeCom as U+FFFD; such a file, and an
+// empty one, is refused with a reason.
+func TestDirectoryFilesAreUTF8(t *testing.T) {
+	for _, tc := range []struct{ name, csv, wantErr string }{
+		{"GBK", "email,name,phone\nalice@corp.com,\xd5\xc5\xc8\xfd,13800001111\n", `p.csv:2: not UTF-8: save the file as "CSV UTF-8"`},
+		{"empty", "", "p.csv: empty file: want the header email,name,phone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"p.csv": tc.csv, "c.yml": "members_file: p.csv\n" + robotsOnly})
+			_, err := LoadFile(filepath.Join(dir, "c.yml"))
+			if err == nil || !strings.HasSuffix(err.Error(), tc.wantErr) {
+				t.Errorf("error = %v, want one ending %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestFilesDigest: the digest changes with a directory file's contents, so
+// that config_hash shows a reload that read new directory data.
+func TestFilesDigest(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"p.csv": "email,name,phone\nalice@corp.com,Alice,13800001111\n",
+		"c.yml": "members_file: p.csv\n" + robotsOnly,
+	})
+	digest := func() []byte {
+		cfg, err := LoadFile(filepath.Join(dir, "c.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.FilesDigest()
+	}
+	first := digest()
+	if again := digest(); !bytes.Equal(first, again) {
+		t.Error("the digest differs between two loads of the same files")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p.csv"), []byte("email,name,phone\nalice@corp.com,Alice,13800002222\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed := digest(); bytes.Equal(first, changed) {
+		t.Error("a new phone in members_file leaves the digest as it was")
 	}
 }

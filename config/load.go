@@ -194,7 +194,7 @@ func (c *Config) validateMembers(dir string) error {
 		return nil
 	}
 	c.MembersFile = resolve(dir, c.MembersFile)
-	return readCSV(c.MembersFile, []string{"email", "name", "phone"}, func(line int, row []string) error {
+	return c.readCSV(c.MembersFile, []string{"email", "name", "phone"}, func(line int, row []string) error {
 		m := &Member{Email: row[0], Name: row[1], Phone: row[2]}
 		if err := c.addMember(m); err != nil {
 			return err
@@ -260,7 +260,7 @@ func (c *Config) validateMappingTables(dir string) error {
 		}
 		if table.File != "" {
 			table.File = resolve(dir, table.File)
-			err := readCSV(table.File, []string{"email", "wecom_userid"}, func(_ int, row []string) error {
+			err := c.readCSV(table.File, []string{"email", "wecom_userid"}, func(_ int, row []string) error {
 				return add(row[0], row[1])
 			})
 			if err != nil {
@@ -367,7 +367,7 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 			continue
 		}
 		*f.path = resolve(dir, *f.path)
-		b, err := os.ReadFile(*f.path)
+		b, err := c.readFile(*f.path)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", field, f.name, err)
 		}
@@ -392,7 +392,7 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 			// with it as the key would fail with errcode 93000.
 			return fmt.Errorf("%s: %s holds one of %s, as a URL does: use %s: for a full webhook URL, or give only the key", field, keyField, urlChars, urlField)
 		case !validKey(key):
-			return fmt.Errorf("%s: %s is empty or holds white space", field, keyField)
+			return fmt.Errorf("%s: %s is empty or holds white space or a character other than printable ASCII", field, keyField)
 		}
 		r.webhookURL = withKey(c.Global.APIURL, key)
 	}
@@ -450,8 +450,19 @@ func (c *Config) Team(name string) ([]string, bool) {
 // urlChars are the characters of a URL around a key, never in a key itself.
 const urlChars = ":/?=&%#"
 
-// validKey reports whether key can be a robot key.
-func validKey(key string) bool { return key != "" && !strings.ContainsAny(key, " \t\r\n"+urlChars) }
+// validKey reports whether key can be a robot key: printable ASCII (a
+// WeCom key is a UUID), none of it white space or a URL's.
+func validKey(key string) bool {
+	if key == "" || strings.ContainsAny(key, urlChars) {
+		return false
+	}
+	for i := range len(key) {
+		if key[i] <= ' ' || key[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // withKey returns apiURL with the robot key in its query.
 func withKey(apiURL, key string) string {

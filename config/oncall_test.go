@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,5 +148,67 @@ func TestCSVWithByteOrderMark(t *testing.T) {
 	}
 	if id, _ := cfg.UserID("users", "alice@corp.com"); id != "alice_wecom" {
 		t.Errorf("UserID(alice) = %q, want alice_wecom", id)
+	}
+}
+
+// TestSubDayShiftsHandOffAtWallClockTimes: day and night shifts (12h from
+// 08:00) and three 8h shifts hand off at the same local times after a
+// daylight-saving change as before it; they followed elapsed time and
+// moved by an hour, paging the wrong person for an hour a day.
+func TestSubDayShiftsHandOffAtWallClockTimes(t *testing.T) {
+	for _, tc := range []struct {
+		zone, start, shift string
+		day                [3]int   // a date after a change
+		handoffs           []string // local times of the day's handoffs
+	}{
+		{"Asia/Shanghai", "2026-03-01", "12h", [3]int{2026, 3, 10}, []string{"08:00", "20:00"}},
+		{"America/New_York", "2026-03-01", "12h", [3]int{2026, 3, 10}, []string{"08:00", "20:00"}},  // DST from 2026-03-08
+		{"Europe/Berlin", "2026-03-01", "12h", [3]int{2026, 4, 2}, []string{"08:00", "20:00"}},      // DST from 2026-03-29
+		{"America/New_York", "2026-10-20", "12h", [3]int{2026, 11, 10}, []string{"08:00", "20:00"}}, // DST ended 2026-11-01
+		{"Europe/Berlin", "2026-03-01", "8h", [3]int{2026, 4, 2}, []string{"08:00", "16:00", "00:00"}},
+	} {
+		t.Run(tc.zone+" "+tc.shift+" from "+tc.start, func(t *testing.T) {
+			loc, _ := time.LoadLocation(tc.zone)
+			s := loadSchedule(t, `{members: [alice@corp.com, bob@corp.com, carol@corp.com], start: "`+tc.start+`", shift: `+tc.shift+`, handoff: "08:00", timezone: `+tc.zone+`}`)
+			for _, hm := range tc.handoffs {
+				at, _ := time.ParseInLocation("2006-01-02 15:04", fmt.Sprintf("%d-%02d-%02d %s", tc.day[0], tc.day[1], tc.day[2], hm), loc)
+				before, _ := s.OnCall(at.Add(-time.Minute))
+				after, why := s.OnCall(at)
+				if before == after {
+					t.Errorf("%s: %s on call a minute before and at %s (%s): no handoff", at.Format(time.RFC3339), before, hm, why)
+				}
+				if later, _ := s.OnCall(at.Add(59 * time.Minute)); later != after {
+					t.Errorf("%s: %s on call, and %s 59 minutes later", at.Format(time.RFC3339), after, later)
+				}
+			}
+		})
+	}
+}
+
+// TestOverlappingOverrides: where overrides overlap, the one listed last
+// wins, with covers or without; covers names the member the rotation puts
+// on call. A one-day swap listed after a week-long cover was ignored.
+func TestOverlappingOverrides(t *testing.T) {
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	at := time.Date(2026, 11, 4, 12, 0, 0, 0, shanghai) // alice's week
+	for _, tc := range []struct {
+		name, overrides, want string
+	}{
+		{"without covers",
+			`[{member: bob@corp.com, from: "2026-11-02 09:00", to: "2026-11-06 09:00"},
+			  {member: carol@corp.com, from: "2026-11-04 09:00", to: "2026-11-05 09:00"}]`, "carol@corp.com"},
+		{"with covers",
+			`[{member: bob@corp.com, covers: alice@corp.com, from: "2026-11-02 09:00", to: "2026-11-06 09:00"},
+			  {member: carol@corp.com, covers: alice@corp.com, from: "2026-11-04 09:00", to: "2026-11-05 09:00"}]`, "carol@corp.com"},
+		{"covers names the rotation's member, not an override's",
+			`[{member: bob@corp.com, covers: alice@corp.com, from: "2026-11-02 09:00", to: "2026-11-06 09:00"},
+			  {member: carol@corp.com, covers: bob@corp.com, from: "2026-11-04 09:00", to: "2026-11-05 09:00"}]`, "bob@corp.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := loadSchedule(t, `{members: [alice@corp.com, bob@corp.com], start: "2026-11-02", shift: 1w, handoff: "09:00", timezone: Asia/Shanghai, overrides: `+tc.overrides+`}`)
+			if got, why := s.OnCall(at); got != tc.want {
+				t.Errorf("OnCall = %s (%s), want %s", got, why, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"hash"
 	"strings"
 	"time"
 
@@ -51,6 +53,21 @@ type Config struct {
 	members map[string]*Member
 	// teams indexes Teams by lower-cased name; filled by Load.
 	teams map[string][]string
+	// files hashes, in the order Load read them, the paths and contents of
+	// the files the configuration names (directory CSVs, key and url
+	// files); see FilesDigest.
+	files hash.Hash
+}
+
+// FilesDigest returns a SHA-256 of the files the configuration named and
+// Load read (members_file, mapping table files, key_file, url_file), so
+// that a reload that read new directory data can be told from one that
+// did not. The configuration file itself and templates are not in it.
+func (c *Config) FilesDigest() []byte {
+	if c.files == nil {
+		return sha256.New().Sum(nil)
+	}
+	return c.files.Sum(nil)
 }
 
 // GlobalConfig holds the settings shared by every robot.

@@ -56,7 +56,7 @@ func NewReloader(path string, recv *Receiver, reg prometheus.Registerer, logger 
 		}),
 		hashGauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "config_hash",
-			Help: "Hash of the currently loaded configuration file.",
+			Help: "Hash of the currently loaded configuration file and the files it names (members_file, mapping table files, key_file, url_file).",
 		}),
 		unreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "unmentionable_members",
@@ -110,7 +110,8 @@ func (rl *Reloader) Reload() error {
 		return err
 	}
 	rl.recv.SetState(state)
-	sum := sha256.Sum256(raw)
+	// The files the configuration names hold people and keys too.
+	sum := sha256.Sum256(append(raw, state.Config.FilesDigest()...))
 	rl.hash = float64(binary.BigEndian.Uint64(sum[:8]) >> 11) // exact in a float64
 	rl.lastSuccess = time.Now()
 	rl.successGauge.Set(1)
