@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -11,7 +12,8 @@ import (
 // dedup remembers the last notification delivered for each robot and
 // group, for a while. Alertmanager retries a notification whose earlier try
 // reached WeCom when its own timeout fired first; a repeat of the group's
-// last delivery (same robot, group, status and alert set) within the window
+// last delivery (same robot, group, status and alert set, and as many
+// alerts left out by max_alerts) within the window
 // is acknowledged without posting it again. Only the last: a group that
 // fires, resolves and fires again is posted each time, as Alertmanager's
 // own notification log tells. A notification is delivered by one request at
@@ -45,8 +47,9 @@ func newDedup() *dedup {
 // key identifies a notification for dedup: the robot and its webhook (so
 // two keys brought by key_from: authorization are two robots, and so are
 // two robots sharing a key, each posting its own message) and group key,
-// then its status and each alert's fingerprint, status and start, in a
-// stable order.
+// then its status, how many alerts Alertmanager left out (with max_alerts,
+// a group that grows or shrinks outside the alerts sent changes only that)
+// and each alert's fingerprint, status and start, in a stable order.
 func (d *dedup) key(robot, webhookURL string, n *Notification) dedupKey {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
@@ -63,7 +66,7 @@ func (d *dedup) key(robot, webhookURL string, n *Notification) dedupKey {
 		alerts[i] = a.Fingerprint + "/" + a.Status + "/" + a.StartsAt.String()
 	}
 	slices.Sort(alerts)
-	write(n.Status)
+	write(n.Status, strconv.FormatUint(n.TruncatedAlerts, 10))
 	write(alerts...)
 	return dedupKey{group: group, notification: h.Sum64()}
 }

@@ -131,6 +131,44 @@ func TestRefiringAfterResolvedIsPosted(t *testing.T) {
 	}
 }
 
+// TestMaxAlertsChangeIsPosted: with the webhook's max_alerts, a group that
+// grows or shrinks outside the alerts Alertmanager sends changes only the
+// payload's truncatedAlerts. That is a new notification, posted; it was
+// acknowledged as a duplicate and never shown.
+func TestMaxAlertsChangeIsPosted(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		truncated []uint64 // successive notifications of one group
+		want      int      // messages WeCom gets
+	}{
+		{"the group grows past max_alerts", []uint64{0, 5}, 2},
+		{"more alerts left out", []uint64{5, 40}, 2},
+		{"left-out alerts resolved", []uint64{40, 0}, 2},
+		{"a retry is a duplicate", []uint64{5, 5}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			var n Notification
+			if err := json.Unmarshal(payload(t, "firing-one-alert.json"), &n); err != nil {
+				t.Fatal(err)
+			}
+			for i, truncated := range tc.truncated {
+				n.TruncatedAlerts = truncated
+				body, err := json.Marshal(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if code, b := tr.post(t, "table", body); code != http.StatusOK {
+					t.Fatalf("post %d: %d %s", i, code, b)
+				}
+			}
+			if got := len(tr.fake.AcceptedFor("key-table")); got != tc.want {
+				t.Errorf("truncatedAlerts %v: WeCom got %d messages, want %d", tc.truncated, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestDuplicateOfFailedDeliveryIsPosted(t *testing.T) {
 	tr := newTestReceiver(t, Options{})
 	tr.fake.SetErrcode("key-table", wecom.ErrcodeRobotDisabled)
