@@ -94,8 +94,9 @@ var Funcs = template.FuncMap{
 	// language prints of the data; see View.
 	"wecomView": NewView,
 	// wecomLine prints a label value as data on a markdown line, as the
-	// default messages do: on one line, opening no code span, tag or link.
-	"wecomLine": bare,
+	// default messages do: on one line, opening no code span, tag or link,
+	// and no block where it starts the line.
+	"wecomLine": lineData,
 	// wecomProse prints an annotation on a markdown line, as the default
 	// messages do: on one line, starting no block, its bold and links kept.
 	"wecomProse": proseMarkdown,
@@ -394,8 +395,10 @@ func sanitizeKV(kv template.KV) template.KV {
 }
 
 // Neutralize makes untrusted alert text safe to place in a WeCom message:
-// invalid UTF-8 becomes U+FFFD, control characters other than \n and \t are
-// dropped, and text WeCom could read as a mention is defused: "<@" becomes
+// invalid UTF-8 becomes U+FFFD, the other line breaks of Unicode (\v, \f,
+// U+0085, U+2028, U+2029; some clients break lines at them) become \n, so
+// that whatever keeps text on one line sees them, control characters other
+// than \n and \t are dropped, and text WeCom could read as a mention is defused: "<@" becomes
 // "<＠", and "@all" in any case, unless a letter, digit, '_', '-' or '.'
 // follows (an e-mail address, a path such as /@allegro-team), becomes
 // "＠all". The result holds neither, and Neutralize is idempotent.
@@ -405,7 +408,10 @@ func Neutralize(s string) string {
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if control(r) {
+		switch {
+		case lineBreak(r):
+			return '\n'
+		case control(r):
 			return -1
 		}
 		return r
@@ -420,6 +426,12 @@ func Neutralize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// lineBreak reports whether Neutralize makes r a \n: a line or paragraph
+// separator other than \n and \r.
+func lineBreak(r rune) bool {
+	return r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029
 }
 
 // control reports whether Neutralize drops r: a control character other
@@ -473,7 +485,7 @@ func safe(s string) bool {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || control(r) {
+		if r == utf8.RuneError && size == 1 || control(r) || lineBreak(r) {
 			return false
 		}
 		i += size

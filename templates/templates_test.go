@@ -523,3 +523,118 @@ func TestAnnotationsCannotBreakTheCard(t *testing.T) {
 		}
 	}
 }
+
+// TestStartsNoBlock: what would make a line a markdown block is defused,
+// and only that: an annotation starting with bold, an IP address or a
+// number was printed with a look-alike ("＊*db-1**", "10．42.3.17").
+func TestStartsNoBlock(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"**db-1** is down", "**db-1** is down"},
+		{"10.42.3.17:8443 unreachable", "10.42.3.17:8443 unreachable"},
+		{"99.9% of requests failing", "99.9% of requests failing"},
+		{"-5% error budget", "-5% error budget"},
+		{"#hashtag", "#hashtag"},
+		{"_italic_ text", "_italic_ text"},
+		{"~ approx", "~ approx"},
+		{"1234567890. ten digits", "1234567890. ten digits"},
+		{"# heading", "＃ heading"},
+		{"###### six", "＃##### six"},
+		{"#", "＃"},
+		{"> quote", "＞ quote"},
+		{"- item", "－ item"},
+		{"+ item", "＋ item"},
+		{"* item", "＊ item"},
+		{"1. first", "1． first"},
+		{"2) second", "2） second"},
+		{"---", "－--"},
+		{"===", "＝=="},
+		{"* * *", "＊ * *"},
+		{"___", "＿__"},
+		{"~~~ lag", "～~~ lag"},
+		{"| a | b |", "｜ a | b |"},
+	} {
+		if got := startsNoBlock(tc.in); got != tc.want {
+			t.Errorf("startsNoBlock(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAnnotationFenceStartsNoBlock: "~~~" opens a fenced code block as
+// "```" does; a summary or description starting with it turned the rest of
+// its quote or list item (the time, Source and Runbook) into code.
+func TestAnnotationFenceStartsNoBlock(t *testing.T) {
+	tmpl := mustLoad(t)
+	for _, tc := range []struct{ field, bad string }{
+		{"summary", "\n> ~~~"},
+		{"description", "\n  ~~~"},
+	} {
+		for _, kind := range []string{"markdown", "markdown_v2"} {
+			d := loadPayload(t, "firing-two-alerts")
+			if tc.field == "summary" {
+				d.CommonAnnotations["summary"] = "~~~ lag"
+			} else {
+				d.Alerts[0].Annotations["description"] = "~~~ lag"
+			}
+			got, err := tmpl.Execute(DefaultMessage(kind, "en"), testData(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(got, tc.bad) {
+				t.Errorf("%s: a %s opens a code fence:\n%s", kind, tc.field, got)
+			}
+		}
+	}
+}
+
+// TestWecomLineStartsNoBlock: the example template puts a label value
+// (wecomLine) first in a list item, where "## " made a heading, "> " a
+// quote and "- " or "1. " a list of its own.
+func TestWecomLineStartsNoBlock(t *testing.T) {
+	glob, err := filepath.Abs(filepath.Join("..", "examples", "templates", "*.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := mustLoad(t, glob)
+	for _, tc := range []struct{ instance, bad string }{
+		{"## [RESOLVED] all clear", "\n- ## "},
+		{"> On call: nobody", "\n- > "},
+		{"- On call: nobody", "\n- - "},
+		{"1. On call: nobody", "\n- 1. "},
+		{"\n# On call: nobody", "\n- # "},
+	} {
+		d := testData(loadPayload(t, "firing-two-alerts"))
+		d.FiringTotal = 2
+		d.Alerts[0].Labels["instance"] = tc.instance
+		got, err := tmpl.Execute(`{{ template "custom.markdown" . }}`, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(got, tc.bad) {
+			t.Errorf("instance %q starts a block in custom.markdown:\n%s", tc.instance, got)
+		}
+	}
+}
+
+// TestUnicodeLineBreaksAreLineBreaks: U+2028, U+2029, U+0085, \v and \f
+// break lines in some clients; they are line breaks to Neutralize, so the
+// default messages keep them on one line, as they do \n, in a text
+// message too, where nothing else would.
+func TestUnicodeLineBreaksAreLineBreaks(t *testing.T) {
+	tmpl := mustLoad(t)
+	for _, sep := range []string{"\u2028", "\u2029", "\u0085", "\v", "\f"} {
+		if got := Neutralize("lag" + sep + "Responders: nobody"); got != "lag\nResponders: nobody" {
+			t.Errorf("Neutralize(%q) = %q", "lag"+sep+"Responders: nobody", got)
+		}
+		d := loadPayload(t, "firing-two-alerts")
+		d.Alerts[0].Annotations["description"] = "lag" + sep + "Responders: nobody"
+		for _, kind := range []string{"markdown", "text"} {
+			got, err := tmpl.Execute(DefaultMessage(kind, "en"), testData(Sanitize(d)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(got, "lag Responders: nobody") {
+				t.Errorf("%s, %q between the words:\n%s", kind, sep, got)
+			}
+		}
+	}
+}

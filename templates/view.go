@@ -278,30 +278,65 @@ func OneLine(s, msgtype string) string {
 // with label values in it: the default messages print each on the one line
 // they give it, where it starts no line of its own. Its line breaks become
 // spaces (a text message's too), and in markdown it opens no code span or
-// tag, and a first character that would start a block (a heading, quote,
-// list item, rule or table) becomes a fullwidth look-alike. Inline markdown,
-// bold and links, stays as written.
+// tag, nor a block where it starts a line (see startsNoBlock). Inline
+// markdown, bold and links, stays as written.
 
 // proseText prints an annotation in a text message.
-func proseText(s string) string { return oneLineText(strings.TrimSpace(s)) }
+func proseText(s string) string { return strings.TrimSpace(oneLineText(s)) }
 
 // proseMarkdown prints an annotation in markdown.
-func proseMarkdown(s string) string {
-	s = oneLine(strings.TrimSpace(s))
-	if s != "" && strings.IndexByte(blockStarts, s[0]) >= 0 {
-		return fullwidth(s[0]) + s[1:]
+func proseMarkdown(s string) string { return startsNoBlock(strings.TrimSpace(oneLine(s))) }
+
+// lineData prints a label value in markdown anywhere on a line, its start
+// included: bare, and starting no block.
+func lineData(s string) string { return startsNoBlock(strings.TrimSpace(bare(s))) }
+
+// startsNoBlock returns s, the text of a line from its first character,
+// with what would make the line a markdown block shown as a fullwidth
+// look-alike: a heading ("# "), quote (">"), list item ("- ", "+ ", "* ",
+// "1. ", "1) "), thematic break or setext underline ("***", "---", "==="),
+// code fence ("~~~"; backticks never stand in printed alert text) or table
+// row ("|"). Bold ("**db-1**"), a number ("10.42.3.17") or "-5%" start no
+// block and stay as written.
+func startsNoBlock(s string) string {
+	if s == "" {
+		return s
 	}
-	// "1. " or "1) " starts an ordered list.
-	if rest := strings.TrimLeft(s, "0123456789"); len(rest) < len(s) && rest != "" && (rest[0] == '.' || rest[0] == ')') {
-		i := len(s) - len(rest)
-		return s[:i] + fullwidth(rest[0]) + rest[1:]
+	c := s[0]
+	spaceAt := func(i int) bool { return i == len(s) || s[i] == ' ' || s[i] == '\t' }
+	switch {
+	case c == '>' || c == '|':
+	case c == '#':
+		if n := len(s) - len(strings.TrimLeft(s, "#")); n > 6 || !spaceAt(n) {
+			return s
+		}
+	case c == '-' || c == '+' || c == '*':
+		if !spaceAt(1) && !onlyOf(s, c) {
+			return s
+		}
+	case c == '=' || c == '_':
+		if !onlyOf(s, c) {
+			return s
+		}
+	case c == '~':
+		if !strings.HasPrefix(s, "~~~") {
+			return s
+		}
+	case '0' <= c && c <= '9':
+		n := len(s) - len(strings.TrimLeft(s, "0123456789"))
+		if n > 9 || n == len(s) || s[n] != '.' && s[n] != ')' || !spaceAt(n+1) {
+			return s
+		}
+		return s[:n] + fullwidth(s[n]) + s[n+1:]
+	default:
+		return s
 	}
-	return s
+	return fullwidth(c) + s[1:]
 }
 
-// blockStarts are the characters that start a markdown block (a heading,
-// quote, list item, rule or table) at the beginning of a line.
-const blockStarts = "#>-+*=_|"
+// onlyOf reports whether s is c repeated, spaces and tabs between: a
+// thematic break, or the underline that makes the line above a heading.
+func onlyOf(s string, c byte) bool { return strings.Trim(s, string(c)+" \t") == "" }
 
 // fullwidth returns the fullwidth look-alike of a printable ASCII character.
 func fullwidth(c byte) string { return string(rune(c) - '!' + '！') }
