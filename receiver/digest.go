@@ -77,7 +77,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		alone, merged = append(merged, alone...), nil
 	}
 	if len(merged) > 0 {
-		union = uniqueMentions(union)
+		union = responders.Distinct(s.Config, robot, union)
 		_, mentionText, inline := displayMentions(robot, union)
 		footer := ""
 		if mentionText != "" {
@@ -146,20 +146,6 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		out.addUnit(rendered.Messages, []int{i})
 	}
 	return out, nil
-}
-
-// uniqueMentions drops repeated responders (responders.Responder.ID),
-// keeping the first.
-func uniqueMentions(ms []responders.Mention) []responders.Mention {
-	seen := map[string]bool{}
-	out := ms[:0:0]
-	for _, m := range ms {
-		if id := m.ID(); !seen[id] {
-			seen[id] = true
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 func respondersLabel(language string) string {

@@ -210,3 +210,44 @@ func TestExplainWhateverTheTemplate(t *testing.T) {
 		t.Errorf("GET /api/v1/explain for a configured robot and valid labels answered %d %q", rec.Code, strings.TrimSpace(rec.Body.String()))
 	}
 }
+
+// TestAliasMentionedOnceByPhone: TestEachPersonMentionedOnce for the
+// default strategy. Alice is a member with a phone and is in the mapping
+// table as alice_wecom; an owner label names her alias, which the table
+// also maps to alice_wecom. The "phone" robot (phone first, the table as
+// fallback) mentioned her twice: by phone in the companion and inline as
+// <@alice_wecom>.
+func TestAliasMentionedOnceByPhone(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(s string) string {
+		return strings.Replace(s, "outsider@corp.com: outsider_wecom}", "outsider@corp.com: outsider_wecom, alice.zhang@corp.com: alice_wecom}", 1)
+	})
+	state := tr.recv.State()
+	for _, tc := range []struct{ robot string }{{"table"}, {"phone"}} {
+		t.Run(tc.robot, func(t *testing.T) {
+			r, err := state.Render(state.Config.Robots[tc.robot], decodedNotification(t,
+				template.KV{"alertname": "X", "team": "dba", "severity": "critical", "owner": "alice.zhang@corp.com"}), Unlimited)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mentions := 0
+			for _, m := range r.Messages {
+				mentions += strings.Count(m.Content(), "<@alice_wecom>")
+				if m.Text != nil {
+					for _, p := range m.Text.MentionedMobileList {
+						if p == "13800001111" {
+							mentions++
+						}
+					}
+					for _, id := range m.Text.MentionedList {
+						if id == "alice_wecom" {
+							mentions++
+						}
+					}
+				}
+			}
+			if mentions != 1 {
+				t.Errorf("alice is mentioned %d times; mentions: %+v", mentions, r.Mentions)
+			}
+		})
+	}
+}

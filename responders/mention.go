@@ -2,6 +2,7 @@ package responders
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 )
@@ -37,13 +38,41 @@ func (m Mention) Mentioned() bool { return m.UserID != "" || m.Phone != "" }
 // Plan resolves each responder to the identity robot mentions them by: the
 // robot's strategy first, the other identity second (phone and mapping
 // table), and for anyone left the reason why, in the words of the
-// troubleshooting list.
+// troubleshooting list. Each WeCom account is mentioned once (see Distinct).
 func Plan(cfg *config.Config, robot *config.Robot, responders []Responder) []Mention {
 	mentions := make([]Mention, 0, len(responders))
 	for _, r := range responders {
 		mentions = append(mentions, plan(cfg, robot, r))
 	}
-	return mentions
+	return Distinct(cfg, robot, mentions)
+}
+
+// Distinct returns mentions without those of a responder seen before, by
+// ID, or of a WeCom account already mentioned: by the same user_id, or by
+// the user_id robot's mapping table gives a member mentioned by phone, so
+// that an alias the table maps to a member's account does not mention
+// them a second time.
+func Distinct(cfg *config.Config, robot *config.Robot, mentions []Mention) []Mention {
+	seen := make(map[string]bool, 2*len(mentions))
+	out := mentions[:0:0]
+	for _, m := range mentions {
+		keys := []string{m.ID()}
+		if m.UserID != "" {
+			keys = append(keys, "user_id:"+m.UserID)
+		} else if t := robot.Mention.MappingTable; m.Phone != "" && t != "" {
+			if id, ok := cfg.UserID(t, m.Email); ok {
+				keys = append(keys, "user_id:"+id)
+			}
+		}
+		if slices.ContainsFunc(keys, func(k string) bool { return seen[k] }) {
+			continue
+		}
+		for _, k := range keys {
+			seen[k] = true
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func plan(cfg *config.Config, robot *config.Robot, r Responder) Mention {
