@@ -80,10 +80,15 @@ func counter(name, help string) *prometheus.CounterVec {
 }
 
 // initRobots makes the series of cfg's robots exist from the start, at
-// zero, so that rate() and alerts on them see their first event.
-func (m *metrics) initRobots(cfg *config.Config) {
+// zero, so that rate() and alerts on them see their first event; with
+// dryRun, the dry_run results too.
+func (m *metrics) initRobots(cfg *config.Config, dryRun bool) {
+	results := []string{resultDelivered, resultFailed, resultBadRequest, resultDuplicate}
+	if dryRun {
+		results = append(results, resultDryRun)
+	}
 	for name := range cfg.Robots {
-		for _, result := range []string{resultDelivered, resultFailed, resultBadRequest, resultDuplicate} {
+		for _, result := range results {
 			m.notifications.WithLabelValues(name, result)
 		}
 		for _, c := range []*prometheus.CounterVec{m.merged, m.parts, m.truncated, m.rateLimited, m.retries, m.unavailable} {

@@ -156,7 +156,7 @@ func (r *Receiver) State() *State { return r.state.Load() }
 // SetState makes later requests use s; requests in flight keep theirs.
 // The previous state's idle connections to WeCom are closed.
 func (r *Receiver) SetState(s *State) {
-	r.metrics.initRobots(s.Config)
+	r.metrics.initRobots(s.Config, r.dryRun)
 	r.unmentionable.forget()
 	if old := r.state.Swap(s); old != nil && old != s {
 		old.client.CloseIdleConnections()
@@ -190,10 +190,16 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown robot %q", name), http.StatusNotFound)
 		return
 	}
-	webhookURL, ok := robot.WebhookURLFor(bearerToken(req))
+	token := bearerToken(req)
+	webhookURL, ok := robot.WebhookURLFor(token)
 	if !ok {
 		r.metrics.notifications.WithLabelValues(name, resultBadRequest).Inc()
-		http.Error(w, fmt.Sprintf("robot %s takes its key from the request's Authorization: Bearer header, and the request has none", name), http.StatusUnauthorized)
+		why := "the request has none"
+		if token != "" {
+			// Never echoed: it may be a key.
+			why = "its token is not a robot key: give only the key, what follows ?key= in the webhook URL"
+		}
+		http.Error(w, fmt.Sprintf("robot %s takes its key from the request's Authorization: Bearer header, and %s", name, why), http.StatusUnauthorized)
 		return
 	}
 

@@ -406,6 +406,18 @@ func TestAnswers(t *testing.T) {
 
 func TestDryRunSendsNothing(t *testing.T) {
 	tr := newTestReceiver(t, Options{DryRun: true})
+	// Every robot's dry_run series exists from the start, as the others do.
+	var text strings.Builder
+	families, err := tr.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		fmt.Fprintln(&text, f.String())
+	}
+	if !strings.Contains(text.String(), `name:"result" value:"dry_run"`) {
+		t.Error("no notifications_total{result=\"dry_run\"} series before the first notification")
+	}
 	code, body := tr.post(t, "phone", payload(t, "firing-two-alerts.json"))
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
@@ -526,10 +538,14 @@ func TestKeyFromAuthorization(t *testing.T) {
 	for _, tc := range []struct {
 		name, header string
 		wantCode     int
+		wantAnswer   string
 		accepted     int
 	}{
-		{name: "no header", wantCode: http.StatusUnauthorized},
-		{name: "basic, not bearer", header: "Basic a2V5LWJlYXJlcg==", wantCode: http.StatusUnauthorized},
+		{name: "no header", wantCode: http.StatusUnauthorized, wantAnswer: "and the request has none"},
+		{name: "basic, not bearer", header: "Basic a2V5LWJlYXJlcg==", wantCode: http.StatusUnauthorized, wantAnswer: "and the request has none"},
+		// The webhook URL pasted whole, as the WeCom console hands it out.
+		{name: "bearer, a URL", header: "Bearer https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=key-bearer", wantCode: http.StatusUnauthorized,
+			wantAnswer: "its token is not a robot key: give only the key, what follows ?key= in the webhook URL"},
 		{name: "bearer", header: "Bearer key-bearer", wantCode: http.StatusOK, accepted: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -538,8 +554,8 @@ func TestKeyFromAuthorization(t *testing.T) {
 				header.Set("Authorization", tc.header)
 			}
 			resp, b := tr.do(t, http.MethodPost, "bearer", body, header)
-			if resp.StatusCode != tc.wantCode {
-				t.Errorf("answer %d %s, want %d", resp.StatusCode, b, tc.wantCode)
+			if resp.StatusCode != tc.wantCode || !strings.Contains(b, tc.wantAnswer) {
+				t.Errorf("answer %d %s, want %d %q", resp.StatusCode, b, tc.wantCode, tc.wantAnswer)
 			}
 			if got := len(tr.fake.AcceptedFor("key-bearer")); got != tc.accepted {
 				t.Errorf("WeCom accepted %d messages, want %d", got, tc.accepted)
