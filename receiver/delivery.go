@@ -504,7 +504,8 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			// Not counted as sent: the budget is taken only for a post.
 			return timedOut(ctx.Err(), err)
 		}
-		for !q.limiter.take(1) {
+		taken, ok := q.limiter.take(1)
+		for ; !ok; taken, ok = q.limiter.take(1) {
 			if serr := sleepCtx(ctx, q.limiter.wait()); serr != nil {
 				return timedOut(serr, err)
 			}
@@ -513,6 +514,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
 		}
 		err = state.client.Send(ctx, q.url, m)
+		q.limiter.settle(taken)
 		q.r.recordSend(robot.Name, m.MsgType, err)
 		if err == nil || !wecom.Retryable(err) {
 			return err

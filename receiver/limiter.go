@@ -78,25 +78,42 @@ func (l *limiter) used() int {
 	return len(l.sent)
 }
 
-// take records k messages as sent now, if the budget allows all of them.
-func (l *limiter) take(k int) bool {
+// take records k messages as sent now, if the budget allows all of them,
+// and returns the time they count from until settle moves it.
+func (l *limiter) take(k int) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n <= 0 {
-		return true
+		return time.Time{}, true
 	}
 	now := l.now()
 	if now.Before(l.blockedUntil) {
-		return false
+		return time.Time{}, false
 	}
 	l.expire(now)
 	if len(l.sent)+k > l.n {
-		return false
+		return time.Time{}, false
 	}
 	for range k {
 		l.sent = append(l.sent, now)
 	}
-	return true
+	return now, true
+}
+
+// settle moves a message taken at taken to now, when its post ended:
+// WeCom counted it at some moment between the post and its answer, so
+// the window counts from the answer, or a post slower than the one a
+// window earlier would reach WeCom before its window freed there (45009).
+func (l *limiter) settle(taken time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.sent) - 1; i >= 0; i-- {
+		if l.sent[i].Equal(taken) {
+			l.sent = append(l.sent[:i], l.sent[i+1:]...)
+			l.sent = append(l.sent, l.now()) // the latest: the order holds
+			return
+		}
+	}
 }
 
 // wait returns how long until one more message may be sent.
