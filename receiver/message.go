@@ -99,7 +99,8 @@ func firing(alerts template.Alerts) int {
 }
 
 // displayMentions returns the responders as templates show them, the text
-// of .Mentions and the user ids it mentions inline: a token for each
+// of .Mentions (a list: "@Alice Zhang, Bob Li") and the user ids it
+// mentions inline: a token for each
 // (templates.InlineMention) where the msgtype mentions inline, once per
 // user id (two emails may map to one account), and names otherwise, as
 // data on the line (a name may come from an alert's label).
@@ -125,7 +126,7 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 		}
 		shown = append(shown, r)
 	}
-	return shown, strings.Join(text, " "), ids
+	return shown, strings.Join(text, templates.Comma(robot.Language)), ids
 }
 
 // Render turns a notification into the WeCom messages robot sends. Content
