@@ -47,30 +47,25 @@ func Plan(cfg *config.Config, robot *config.Robot, responders []Responder) []Men
 	return Distinct(cfg, robot, mentions)
 }
 
-// Distinct returns mentions without those of a responder seen before, by
-// ID, or of a WeCom account already mentioned: by the same user_id, or by
-// the user_id robot's mapping table gives a member mentioned by phone, so
-// that an alias the table maps to a member's account does not mention
-// them a second time.
+// Distinct returns mentions, in their storage, without those of a
+// responder seen before or of a WeCom account already mentioned: by the
+// same user_id, or by the user_id robot's mapping table gives a member
+// mentioned by phone, so that an alias the table maps to a member's
+// account does not mention them a second time.
 func Distinct(cfg *config.Config, robot *config.Robot, mentions []Mention) []Mention {
-	seen := make(map[string]bool, 2*len(mentions))
-	out := mentions[:0:0]
+	out := mentions[:0]
+	var buf [8]string
+	accounts := buf[:0] // the user_ids of out's, "" for none
 	for _, m := range mentions {
-		keys := []string{m.ID()}
-		if m.UserID != "" {
-			keys = append(keys, "user_id:"+m.UserID)
-		} else if t := robot.Mention.MappingTable; m.Phone != "" && t != "" {
-			if id, ok := cfg.UserID(t, m.Email); ok {
-				keys = append(keys, "user_id:"+id)
-			}
+		account := m.UserID
+		if t := robot.Mention.MappingTable; account == "" && m.Phone != "" && t != "" {
+			account, _ = cfg.UserID(t, m.Email)
 		}
-		if slices.ContainsFunc(keys, func(k string) bool { return seen[k] }) {
+		if slices.ContainsFunc(out, func(o Mention) bool { return o.is(m.Responder) }) || account != "" && slices.Contains(accounts, account) {
 			continue
 		}
-		for _, k := range keys {
-			seen[k] = true
-		}
 		out = append(out, m)
+		accounts = append(accounts, account)
 	}
 	return out
 }
