@@ -31,7 +31,7 @@ fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 bench:
-	go test -run '^$$' -bench . -benchmem ./receiver
+	go test -run '^$$' -bench . -benchmem ./receiver ./templates
 
 fuzz:
 	./scripts/fuzz.sh

@@ -1,3 +1,6 @@
+// Package config loads the receiver's YAML configuration the Alertmanager
+// way (defaults, strict decoding, then validation with precise errors),
+// with the directory files it names: members, mapping tables, schedules.
 package config
 
 import (

@@ -231,14 +231,6 @@ type MentionConfig struct {
 	OnResolved bool `yaml:"on_resolved"`
 }
 
-// Location returns the time zone templates render times in.
-func (g GlobalConfig) Location() *time.Location {
-	if loc, err := time.LoadLocation(g.TimeZone); err == nil {
-		return loc
-	}
-	return time.UTC
-}
-
 // KeyFromAuthorization is the key_from setting that takes the robot key
 // from the request's Authorization: Bearer header.
 const KeyFromAuthorization = "authorization"

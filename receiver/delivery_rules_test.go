@@ -86,11 +86,12 @@ func TestRetryAfterAtLeastASecond(t *testing.T) {
 	tr := newTestReceiver(t, Options{}, func(cfg string) string {
 		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 500ms\n  rate_limit: {messages: 1, per: 1m}", 1)
 	})
-	tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"}))
+	if code, b := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"})); code != http.StatusOK {
+		t.Fatalf("the first notification: %d %s", code, b)
+	}
 	resp, b := tr.do(t, http.MethodPost, "table", notification(t, "firing", template.KV{"alertname": "B"}), nil)
-	t.Logf("answer %d, Retry-After %q, body %q", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b))
-	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "0" {
-		t.Errorf("503 with Retry-After: 0 (retry at once) while the robot's budget is spent for the next minute")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("answer %d, Retry-After %q (%q); want 503 and Retry-After: 1 while the budget is spent", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b))
 	}
 }
 
@@ -101,12 +102,12 @@ func TestTemplateErrorIs500(t *testing.T) {
 	tr := newTestReceiver(t, Options{}, func(cfg string) string {
 		return cfg + "  custom:      {key: key-custom, message: '{{ .Status }} {{ range .Alerts }}{{ .Labels.code | urlUnescape }}{{ end }}'}\n"
 	})
-	for _, limited := range []string{"custom"} {
-		resp, b := tr.do(t, http.MethodPost, limited, notification(t, "firing", template.KV{"alertname": "A", "code": "%zz"}), nil)
-		t.Logf("answer %d, Retry-After %q, body %q, unavailable_total %v", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b), tr.value(t, "unavailable", "custom"))
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			t.Errorf("a template error no retry can fix answered 503 + Retry-After %s", resp.Header.Get("Retry-After"))
-		}
+	resp, b := tr.do(t, http.MethodPost, "custom", notification(t, "firing", template.KV{"alertname": "A", "code": "%zz"}), nil)
+	if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("Retry-After") != "" {
+		t.Errorf("answer %d, Retry-After %q (%q); want 500 without Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(b))
+	}
+	if n := tr.value(t, "unavailable", "custom"); n != 0 {
+		t.Errorf("unavailable_total = %v, want 0: WeCom did not fail", n)
 	}
 }
 

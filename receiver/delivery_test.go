@@ -393,3 +393,30 @@ func TestDigestFooterFits(t *testing.T) {
 		}
 	}
 }
+
+// TestPermanentErrorsFailFast: an errcode no retry can fix (the robot gone,
+// disabled or out of the group, a message WeCom rejects, or a code unknown
+// to this receiver) is answered 502 after one post, with an error
+// naming the robot and the errcode, and counted as failed.
+func TestPermanentErrorsFailFast(t *testing.T) {
+	for _, errcode := range []int{wecom.ErrcodeInvalidKey, wecom.ErrcodeRobotDisabled, wecom.ErrcodeNotInGroup,
+		wecom.ErrcodeInvalidParam, wecom.ErrcodeContentTooLarge, wecom.ErrcodeInvalidMsgType, wecom.ErrcodeEmptyContent, 12345} {
+		t.Run(fmt.Sprint(errcode), func(t *testing.T) {
+			tr := newTestReceiver(t, Options{})
+			tr.fake.SetErrcode("key-phoneonly", errcode)
+			resp, b := tr.do(t, http.MethodPost, "phoneonly", payload(t, "firing-one-alert.json"), nil)
+			if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("Retry-After") != "" {
+				t.Errorf("answer %d, Retry-After %q; want 502 without Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			if !strings.Contains(b, "phoneonly") || !strings.Contains(b, fmt.Sprint(errcode)) {
+				t.Errorf("the answer %q names neither the robot nor errcode %d", strings.TrimSpace(b), errcode)
+			}
+			if n := len(tr.fake.Answers()); n != 1 {
+				t.Errorf("WeCom got %d posts, want 1: a permanent error is not retried", n)
+			}
+			if n := tr.value(t, "notifications", "failed", "phoneonly"); n != 1 {
+				t.Errorf("notifications_total{result=failed} = %v, want 1", n)
+			}
+		})
+	}
+}

@@ -15,9 +15,9 @@ import (
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
-// Notification is the webhook body Alertmanager posts (version 4). Fields
-// this receiver does not use, such as notification_reason, are accepted and
-// ignored.
+// Notification is the webhook body Alertmanager posts (version 4), all of
+// it decoded (notification_reason reaches templates as Alertmanager's
+// .NotificationReason); unknown fields are accepted and ignored.
 type Notification struct {
 	template.Data
 	Version         string `json:"version"`

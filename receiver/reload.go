@@ -28,15 +28,15 @@ type Reloader struct {
 	recv   *Receiver
 	logger *slog.Logger
 
-	mu            sync.Mutex
-	lastOK        bool
-	lastErr       error
-	lastSuccess   time.Time
-	hash          float64
-	successGauge  prometheus.Gauge
-	timestampGage prometheus.Gauge
-	hashGauge     prometheus.Gauge
-	unreachable   *prometheus.GaugeVec
+	mu             sync.Mutex
+	lastOK         bool
+	lastErr        error
+	lastSuccess    time.Time
+	hash           float64
+	successGauge   prometheus.Gauge
+	timestampGauge prometheus.Gauge
+	hashGauge      prometheus.Gauge
+	unreachable    *prometheus.GaugeVec
 }
 
 // NewReloader returns a reloader of the configuration file at path whose
@@ -50,7 +50,7 @@ func NewReloader(path string, recv *Receiver, reg prometheus.Registerer, logger 
 			Namespace: namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
 		}),
-		timestampGage: prometheus.NewGauge(prometheus.GaugeOpts{
+		timestampGauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
@@ -64,7 +64,7 @@ func NewReloader(path string, recv *Receiver, reg prometheus.Registerer, logger 
 		}, []string{"robot"}),
 	}
 	if reg != nil {
-		reg.MustRegister(rl.successGauge, rl.timestampGage, rl.hashGauge, rl.unreachable)
+		reg.MustRegister(rl.successGauge, rl.timestampGauge, rl.hashGauge, rl.unreachable)
 	}
 	return rl
 }
@@ -115,7 +115,7 @@ func (rl *Reloader) Reload() error {
 	rl.hash = float64(binary.BigEndian.Uint64(sum[:8]) >> 11) // exact in a float64
 	rl.lastSuccess = time.Now()
 	rl.successGauge.Set(1)
-	rl.timestampGage.Set(float64(rl.lastSuccess.Unix()))
+	rl.timestampGauge.Set(float64(rl.lastSuccess.Unix()))
 	rl.hashGauge.Set(rl.hash)
 	rl.logger.Info("Configuration loaded", "file", rl.path, "robots", len(state.Config.Robots))
 	rl.reportCoverage(state)

@@ -34,7 +34,7 @@ type Data struct {
 	Responders []Responder
 	// Mentions renders the mentions a template places inline: <@userid>
 	// tokens for people mentioned inline (markdown only), plain names for
-	// everyone else, separated by spaces. Until Execute has rendered, an
+	// everyone else, as a list in the robot's language (see Comma). Until Execute has rendered, an
 	// inline mention stands there as InlineMention(i), for InlineMentions[i].
 	Mentions string
 	// InlineMentions are the WeCom user ids that Mentions mentions inline.

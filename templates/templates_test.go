@@ -37,7 +37,7 @@ func testData(d *template.Data) *Data {
 			{Name: "Alice Zhang", Email: "alice@corp.com", Mention: "inline"},
 			{Name: "Bob Li", Email: "bob@corp.com", Mention: "bottom"},
 		},
-		Mentions:       InlineMention(0) + " Bob Li",
+		Mentions:       InlineMention(0) + Comma("en") + "Bob Li", // as the receiver lists them
 		InlineMentions: []string{"alice_wecom"},
 		TimeZone:       "Asia/Shanghai",
 	}
@@ -63,7 +63,11 @@ func TestGolden(t *testing.T) {
 			for _, p := range payloads {
 				name := "wecom." + lang + "." + kind
 				t.Run(name+"/"+p, func(t *testing.T) {
-					got, err := tmpl.Execute(`{{ template "`+name+`" . }}`, testData(loadPayload(t, p)))
+					d := testData(loadPayload(t, p))
+					if lang == "zh" {
+						d.Mentions = InlineMention(0) + Comma("zh") + "Bob Li" // as the receiver lists them
+					}
+					got, err := tmpl.Execute(`{{ template "`+name+`" . }}`, d)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -309,7 +313,7 @@ func TestExampleTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"### [FIRING:2] MySQLReplicationLag mysql", "- db-1:9104: Replica lag above 30s", "- db-2:9104:", "On call: <@alice_wecom> Bob Li"} {
+	for _, want := range []string{"### [FIRING:2] MySQLReplicationLag mysql", "- db-1:9104: Replica lag above 30s", "- db-2:9104:", "On call: <@alice_wecom>, Bob Li"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("custom.markdown lacks %q:\n%s", want, got)
 		}

@@ -250,12 +250,8 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	}
 	defer resp.Body.Close()
 	a.status = resp.StatusCode
-	a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
-	if err != nil {
+	if a.body, err = readAnswer(resp.Body); err != nil {
 		return answer{}, false, true, err
-	}
-	if len(a.body) > maxAnswerBytes {
-		return answer{}, false, true, errors.New("answer over 64 KiB")
 	}
 	// The whole body was read (the limit was not reached): the connection
 	// is at the next answer's start, unless the server is closing it.

@@ -137,7 +137,8 @@ func (m *Message) Validate() error {
 	return nil
 }
 
-// Errcodes of the webhook API that this receiver acts on.
+// Errcodes of the webhook API (see Retryable and RateLimited for those
+// that decide what the receiver does; any other non-zero code is permanent).
 const (
 	ErrcodeBusy            = -1
 	ErrcodeInvalidMsgType  = 40008
@@ -337,11 +338,24 @@ func (c *Client) postHTTP(ctx context.Context, webhookURL string, body []byte) (
 		return answer{}, redactURLError(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	b, err := readAnswer(resp.Body)
 	if err != nil {
 		return answer{}, redactURLError(err)
 	}
 	return answer{status: resp.StatusCode, body: b}, nil
+}
+
+// readAnswer reads an answer's body, of at most maxAnswerBytes: WeCom's
+// are some 30 bytes, and a larger one is not WeCom's.
+func readAnswer(body io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, maxAnswerBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxAnswerBytes {
+		return nil, fmt.Errorf("answer over %d KiB", maxAnswerBytes>>10)
+	}
+	return b, nil
 }
 
 // Redact returns u without its query string and user info, where WeCom

@@ -115,10 +115,13 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 			var poster *harness.Poster
 			for ctx.Err() == nil {
 				if poster == nil {
-					if poster, err = harness.NewPoster(r.Addr, r.Path("bench"), payload); err != nil {
+					p, err := harness.NewPoster(r.Addr, r.Path("bench"), payload)
+					if err != nil {
 						failed.Add(1)
+						time.Sleep(10 * time.Millisecond) // not a busy loop while the receiver is down
 						continue
 					}
+					poster = p
 				}
 				t0 := time.Now()
 				status, err := poster.Post(10 * time.Second)

@@ -1,5 +1,6 @@
 // Package golden compares test output with golden files, which the
-// -update flag rewrites: go test ./... -update (then review the diff).
+// -update flag rewrites, in the packages that have golden files:
+// go test ./templates ./responders ./e2e -update (then review the diff).
 package golden
 
 import (
