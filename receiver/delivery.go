@@ -474,7 +474,10 @@ func (q *robotQueue) deliver(jobs []*job) {
 		// posted without its companion (which Alertmanager's retry would
 		// post again, card and all).
 		if unit > 1 {
-			_ = sleepCtx(ctx, q.limiter.waitN(unit)) // on timeout, send reports it
+			if err := sleepCtx(ctx, q.limiter.waitN(unit)); err != nil {
+				failure = fmt.Errorf("message %d of %d: %w", sent+1, len(b.messages), timedOut(err, nil))
+				return
+			}
 		}
 		for _, m := range b.messages[sent : sent+unit] {
 			if err := q.send(ctx, state, robot, m); err != nil {

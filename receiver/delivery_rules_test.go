@@ -331,3 +331,25 @@ func TestQueueDepthBackToZero(t *testing.T) {
 }
 
 func oneLineFor(s, msgtype string) string { return templates.OneLine(s, msgtype) }
+
+// TestUnitNotPostedHalf: a card and its companion go together or not at
+// all. With one message of the window's budget left, and the window
+// freeing only after max_wait, the card was posted alone: its phone
+// mentions never went out, and Alertmanager's retry posted it again.
+func TestUnitNotPostedHalf(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 2, per: 1m}", 1)
+	})
+	// One message without responders spends one of the two.
+	if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "NoOwner"})); code != http.StatusOK {
+		t.Fatalf("first: %d %s", code, b)
+	}
+	// A card whose responders are known by phone: card and companion.
+	code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "DiskFull", "team": "dba", "severity": "critical"}))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("answer %d %s, want 503", code, b)
+	}
+	if got := tr.fake.AcceptedFor("key-phoneonly"); len(got) != 1 {
+		t.Errorf("WeCom accepted %d messages, want only the first notification's: the card went without its companion", len(got))
+	}
+}
