@@ -54,9 +54,12 @@ type answer struct {
 
 // post sends body to u, and returns the answer's status and its body, of
 // which at most maxAnswerBytes are read. It gives up at ctx's deadline or
-// when ctx is cancelled. A connection kept from an earlier post that turns
-// out to be closed is replaced once, as net/http does for a connection the
-// server closed while idle.
+// when ctx is cancelled. A kept connection the server closed while it was
+// idle is found so before a post (see alive), and dropped. Should one be
+// closed in the moment between, the post is tried once more, on a new
+// connection, only if writing it failed: a request written whole may have
+// been read, and is never sent twice, as net/http does not send a POST
+// twice.
 func (d *direct) post(ctx context.Context, t target, body []byte, timeout time.Duration) (answer, error) {
 	var deadline time.Time // zero: none
 	if timeout > 0 {
@@ -67,14 +70,18 @@ func (d *direct) post(ctx context.Context, t target, body []byte, timeout time.D
 	}
 	u := t.url
 	for attempt := 0; ; attempt++ {
-		c, reused := d.get(t.poolKey)
+		var c *directConn
+		if attempt == 0 {
+			c = d.get(t.poolKey)
+		}
+		reused := c != nil
 		if c == nil {
 			var err error
 			if c, err = d.dial(ctx, deadline, u.Scheme, t.hostport, u.Hostname()); err != nil {
 				return answer{}, err
 			}
 		}
-		a, keep, sentAndAnswered, err := c.roundTrip(ctx, deadline, u, body)
+		a, keep, written, err := c.roundTrip(ctx, deadline, u, body)
 		if err == nil {
 			if keep {
 				d.put(t.poolKey, c)
@@ -84,7 +91,7 @@ func (d *direct) post(ctx context.Context, t target, body []byte, timeout time.D
 			return a, nil
 		}
 		c.Close()
-		if !reused || sentAndAnswered || attempt > 0 || ctx.Err() != nil || !closedByPeer(err) {
+		if !reused || written || ctx.Err() != nil || !closedByPeer(err) {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return answer{}, fmt.Errorf("%w (%w)", ctxErr, err)
 			}
@@ -94,8 +101,7 @@ func (d *direct) post(ctx context.Context, t target, body []byte, timeout time.D
 }
 
 // closedByPeer reports whether err says the other end closed the
-// connection, as a server does with one idle too long; not a timeout, after
-// which the request may still be being handled and must not be sent again.
+// connection, as a server does with one idle too long; not a timeout.
 func closedByPeer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
@@ -153,8 +159,10 @@ func (d *direct) dial(ctx context.Context, deadline time.Time, scheme, hostport,
 	return &directConn{Conn: conn, r: bufio.NewReaderSize(conn, 4096), w: bufio.NewWriterSize(conn, 8192)}, nil
 }
 
-// get returns an idle connection to poolKey, newest first, or nil.
-func (d *direct) get(poolKey string) (c *directConn, reused bool) {
+// get returns an idle connection to poolKey, newest first, or nil. One
+// idle too long, or that the server closed or wrote to while it was idle,
+// is closed instead.
+func (d *direct) get(poolKey string) *directConn {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	conns := d.idle[poolKey]
@@ -166,14 +174,14 @@ func (d *direct) get(poolKey string) (c *directConn, reused bool) {
 		}
 	}()
 	for len(conns) > 0 {
-		c = conns[len(conns)-1]
+		c := conns[len(conns)-1]
 		conns = conns[:len(conns)-1]
-		if time.Since(c.idleSince) < directIdleTimeout {
-			return c, true
+		if time.Since(c.idleSince) < directIdleTimeout && c.alive() {
+			return c
 		}
 		c.Close()
 	}
-	return nil, false
+	return nil
 }
 
 // put keeps c for a later post, unless enough are kept.
@@ -215,9 +223,9 @@ func (d *direct) closeIdle() {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // roundTrip writes one POST and reads its answer. keep reports whether the
-// connection may carry another; sentAndAnswered whether any of the answer
-// was read, after which the request must not be sent again.
-func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.URL, body []byte) (a answer, keep, sentAndAnswered bool, err error) {
+// connection may carry another; written whether the request was written
+// whole, after which it must not be sent again.
+func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.URL, body []byte) (a answer, keep, written bool, err error) {
 	if err := c.SetDeadline(deadline); err != nil {
 		return answer{}, false, false, err
 	}
@@ -241,10 +249,12 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	if err := c.w.Flush(); err != nil {
 		return answer{}, false, false, err
 	}
-	if _, err := c.r.Peek(1); err != nil {
-		return answer{}, false, false, err
-	}
 	resp, err := http.ReadResponse(c.r, nil)
+	// An informational answer (100 Continue, 103 Early Hints) comes before
+	// the answer, which a client must take unasked (RFC 9110, 15.2).
+	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp, err = http.ReadResponse(c.r, nil)
+	}
 	if err != nil {
 		return answer{}, false, true, err
 	}
@@ -253,7 +263,8 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	if a.body, err = readAnswer(resp.Body); err != nil {
 		return answer{}, false, true, err
 	}
-	// The whole body was read (the limit was not reached): the connection
-	// is at the next answer's start, unless the server is closing it.
-	return a, !resp.Close, true, nil
+	// The whole body was read: the connection is at the next answer's
+	// start, unless the server is closing it or sent more than its
+	// Content-Length said, which the next post would read as its answer.
+	return a, !resp.Close && c.r.Buffered() == 0, true, nil
 }

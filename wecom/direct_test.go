@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -294,5 +295,141 @@ func TestDirectTimeoutIsNotRetried(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := rs.messages.Load(); got != 2 {
 		t.Errorf("server got %d messages, want 2: a timed-out request was sent again", got)
+	}
+}
+
+// A server that closed every kept connection (its idle timeout, a restart,
+// a load balancer's drain) while several were pooled, after concurrent
+// sends: the next send must still go out, on a new connection, and not fail
+// with a network error because the one "replacement" was another dead
+// connection from the pool (each such send cost the robot budget and a
+// retry).
+func TestDirectReplacesSeveralClosedConnections(t *testing.T) {
+	rs := newRobotServer(t, false)
+	c := testClient(2 * time.Second)
+	// Three concurrent, slow sends leave three connections in the pool.
+	rs.answer = func(w http.ResponseWriter) {
+		time.Sleep(100 * time.Millisecond)
+		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := rs.conns.Load(); got != 3 {
+		t.Fatalf("setup: %d connections, want 3 pooled", got)
+	}
+	rs.answer = nil
+	rs.CloseClientConnections() // every kept connection is closed under the client
+	time.Sleep(50 * time.Millisecond)
+	err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello"))
+	t.Logf("send after the server closed its idle connections: err=%v; server got %d messages over %d connections", err, rs.messages.Load(), rs.conns.Load())
+	if err != nil {
+		t.Errorf("a healthy server that closed its idle connections failed a send: %v", err)
+	}
+}
+
+// rawAnswer is an HTTP/1.1 answer of body.
+func rawAnswer(body string) string {
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// rawServer answers each request on a connection with the next of answers,
+// written as they are, after reading the request whole.
+func rawServer(t *testing.T, answers ...string) (url string, requests *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	requests = &atomic.Int64{}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					i := requests.Add(1)
+					if int(i) > len(answers) || answers[i-1] == "" {
+						return // closes the connection without answering
+					}
+					_, _ = io.WriteString(conn, answers[i-1])
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey, requests
+}
+
+// RFC 9110 15.2: a client must parse 1xx responses it did not ask for that
+// come before the final one. The answer to the first message is an interim
+// 100 then WeCom's "ok"; the second message is refused with 93000. Each
+// send must get its own answer.
+func TestDirectInterimResponse(t *testing.T) {
+	ok, invalidKey := rawAnswer(`{"errcode":0,"errmsg":"ok"}`), rawAnswer(`{"errcode":93000,"errmsg":"invalid webhook"}`)
+	u, requests := rawServer(t, "HTTP/1.1 100 Continue\r\n\r\n"+ok, invalidKey)
+	c := testClient(time.Second)
+	err1 := c.Send(context.Background(), u, NewMessage(MsgTypeText, "first"))
+	err2 := c.Send(context.Background(), u, NewMessage(MsgTypeText, "second"))
+	t.Logf("server got %d requests; first send: %v; second send: %v", requests.Load(), err1, err2)
+	if err1 != nil {
+		t.Errorf("the first message, which WeCom accepted, failed: %v", err1)
+	}
+	var apiErr *APIError
+	if !errors.As(err2, &apiErr) || apiErr.Code != ErrcodeInvalidKey {
+		t.Errorf("the second message, which WeCom refused with 93000, got %v: another request's answer", err2)
+	}
+}
+
+// A server whose Content-Length leaves out a trailing newline of its JSON
+// (the body is one byte longer than it says): the stray byte must not be
+// read as the next request's answer. As net/http, the client closes a
+// connection that holds bytes nobody asked for; the next message reached
+// WeCom, was accepted, and was reported failed (so it was sent again).
+func TestDirectStrayBytesAfterAnswer(t *testing.T) {
+	okNL := rawAnswer(`{"errcode":0,"errmsg":"ok"}`) + "\n"
+	u, requests := rawServer(t, okNL, okNL, okNL)
+	c := testClient(time.Second)
+	for i := range 2 {
+		err := c.Send(context.Background(), u, NewMessage(MsgTypeText, "hello"))
+		time.Sleep(50 * time.Millisecond)
+		t.Logf("send %d: %v (server has accepted %d)", i+1, err, requests.Load())
+		if err != nil {
+			t.Errorf("send %d, which the server accepted, failed: %v", i+1, err)
+		}
+	}
+}
+
+// A kept connection that the server closes after reading a request whole
+// (it may have handled it: posted the message) is not a connection closed
+// while idle: as net/http, the client does not send such a POST again, and
+// leaves it to the receiver's retries, which count it. One Send was posted
+// twice.
+func TestDirectResendsARequestTheServerRead(t *testing.T) {
+	ok := rawAnswer(`{"errcode":0,"errmsg":"ok"}`)
+	u, requests := rawServer(t, ok, "", ok)
+	c := testClient(time.Second)
+	if err := c.Send(context.Background(), u, NewMessage(MsgTypeText, "first")); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Send(context.Background(), u, NewMessage(MsgTypeText, "second"))
+	t.Logf("second send: %v; the server read %d requests for 2 sends", err, requests.Load())
+	if requests.Load() != 2 {
+		t.Errorf("one Send was posted %d times", requests.Load()-1)
 	}
 }
