@@ -176,9 +176,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 				_ = reloader.Reload()
 				continue
 			}
-			logger.Info("Shutting down: finishing deliveries in flight", "signal", sig.String(), "timeout", *shutdownTimeout)
+			logger.Info("Shutting down: finishing deliveries in flight, answering 503 to notifications waiting for budget", "signal", sig.String(), "timeout", *shutdownTimeout)
 			ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 			defer cancel()
+			recv.Shutdown()
 			if err := server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("Deliveries did not finish in time", "err", err)
 				return 1

@@ -204,6 +204,51 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownAnswersWaitingNotifications: on SIGTERM a notification
+// waiting for the robot's budget is answered 503 with Retry-After, so that
+// Alertmanager keeps it, and the process exits 0. It waited until the
+// shutdown timeout and was dropped with the process, its connection reset.
+func TestShutdownAnswersWaitingNotifications(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddRobot(secretKey)
+	dir := t.TempDir()
+	config := strings.Replace(opsConfig(fake.APIURL()), "max_wait: 3s", "max_wait: 20s\n  rate_limit: {messages: 1, per: 1m}", 1)
+	p, addr := startReceiver(t, dir, config, "--web.shutdown-timeout=5s")
+	waitReady(t, "http://"+addr+"/-/ready")
+	url := "http://" + addr + "/robots/ops/send"
+	if code, b := post(t, http.DefaultClient, url, payloadFile(t, "firing-one-alert.json")); code != http.StatusOK {
+		t.Fatalf("first notification: %d %s", code, b)
+	}
+	type answer struct {
+		code       int
+		retryAfter string
+	}
+	done := make(chan answer, 1)
+	go func() { // waits: the minute's one message is spent
+		resp, err := http.Post(url, "application/json", bytes.NewReader(payloadFile(t, "firing-two-alerts.json")))
+		if err != nil {
+			done <- answer{code: -1}
+			return
+		}
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, resp.Header.Get("Retry-After")}
+	}()
+	time.Sleep(500 * time.Millisecond) // the second notification waits in the queue
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-done; a.code != http.StatusServiceUnavailable || a.retryAfter == "" {
+		t.Errorf("the waiting notification was answered %d, Retry-After %q; want 503 with Retry-After (-1: no answer)", a.code, a.retryAfter)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if n := len(fake.AcceptedFor(secretKey)); n != 1 {
+		t.Errorf("WeCom accepted %d messages, want 1: the waiting notification is not sent", n)
+	}
+}
+
 // TestTLSAndBasicAuth serves through exporter-toolkit's web config, as
 // Alertmanager's http_config with tls_config and basic_auth would call it.
 func TestTLSAndBasicAuth(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -20,6 +21,11 @@ var errNotSentInTime = errors.New("not delivered within max_wait: the robot's ra
 // errNotCarried ends a job that no message sent carried: a digest that
 // left a notification out must not have it acknowledged nor remembered.
 var errNotCarried = errors.New("left out of every message sent to WeCom; retry later")
+
+// errShuttingDown answers a notification that was waiting for budget, or
+// came, when the receiver was told to stop: Alertmanager keeps it and
+// retries, maybe on the receiver's next instance.
+var errShuttingDown = errors.New("the receiver is shutting down; retry later")
 
 // defaultQueueIdle is how long a robot's queue outlives its last use once
 // its rate limit window is empty: then it has nothing left to remember.
@@ -218,6 +224,11 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 	defer cancel()
 	j.enqueued = q.r.now()
 	q.mu.Lock()
+	if q.r.closing.Load() { // under q.mu: Shutdown sees every job queued before
+		q.mu.Unlock()
+		q.r.finish(j, errShuttingDown)
+		return errShuttingDown
+	}
 	q.waiting = append(q.waiting, j)
 	q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Inc()
 	q.mu.Unlock()
@@ -261,6 +272,31 @@ func (q *robotQueue) sendNow(ctx context.Context, j *job) error {
 		}
 	}
 	return nil
+}
+
+// Shutdown answers every notification waiting for a rate limit's budget,
+// and every one that comes later, with a retryable error (503 for
+// Alertmanager), rather than keep them waiting past the process's end;
+// messages being sent go on, and their notifications are answered as they
+// end. Call it before the HTTP server's Shutdown, which waits for the
+// answers.
+func (r *Receiver) Shutdown() {
+	r.closing.Store(true)
+	r.queuesMu.Lock()
+	queues := slices.Collect(maps.Values(r.queues))
+	r.queuesMu.Unlock()
+	for _, q := range queues {
+		q.mu.Lock()
+		waiting := q.waiting
+		q.waiting = nil
+		for _, j := range waiting {
+			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
+		}
+		q.mu.Unlock()
+		for _, j := range waiting {
+			r.finish(j, errShuttingDown)
+		}
+	}
 }
 
 // remove drops j from the waiting list and reports whether it was there,

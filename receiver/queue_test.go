@@ -423,3 +423,36 @@ func TestSharedKeyStricterLimitHolds(t *testing.T) {
 		t.Errorf("limit %d after robots table, bearer and table again on one key, want the stricter 5", n)
 	}
 }
+
+// TestShutdownAnswersWhatWaits: Shutdown answers a notification waiting
+// for budget, and one coming later, with a retryable error (503) at once;
+// the queue's depth goes back to 0 and nothing more is posted.
+func TestShutdownAnswersWhatWaits(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 10s\n  rate_limit: {messages: 1, per: 1m}", 1)
+	})
+	if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "First"})); code != http.StatusOK {
+		t.Fatalf("first: %d %s", code, b)
+	}
+	waiting := make(chan int, 1)
+	go func() {
+		code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Waits"}))
+		waiting <- code
+	}()
+	for tr.gauge(t, "queue_depth", "phoneonly") != 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	tr.recv.Shutdown()
+	if code := <-waiting; code != http.StatusServiceUnavailable {
+		t.Errorf("the waiting notification was answered %d, want 503", code)
+	}
+	if code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Later"})); code != http.StatusServiceUnavailable {
+		t.Errorf("a notification after Shutdown was answered %d, want 503", code)
+	}
+	if depth := tr.gauge(t, "queue_depth", "phoneonly"); depth != 0 {
+		t.Errorf("queue_depth = %v after Shutdown, want 0", depth)
+	}
+	if n := len(tr.fake.AcceptedFor("key-phoneonly")); n != 1 {
+		t.Errorf("WeCom accepted %d messages, want only the first", n)
+	}
+}

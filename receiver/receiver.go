@@ -120,6 +120,8 @@ type Receiver struct {
 	queuesMu  sync.Mutex
 	queues    map[string]*robotQueue
 	queueIdle time.Duration
+	// closing is set by Shutdown: nothing waits for budget any more.
+	closing atomic.Bool
 }
 
 // New returns a receiver serving state; with a nil state it answers 503

@@ -320,12 +320,25 @@ func TestUnresolvedResponderLoggedAndCounted(t *testing.T) {
 // the given label values, in label name order; 0 when it does not exist.
 func (tr *testReceiver) value(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
+	return tr.metric(t, "alertmanager_wecom_"+name+"_total", labels...)
+}
+
+// gauge returns the value of gauge alertmanager_wecom_<name>, as value does.
+func (tr *testReceiver) gauge(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	return tr.metric(t, "alertmanager_wecom_"+name, labels...)
+}
+
+// metric returns the value of the counter or gauge called name with the
+// given label values; 0 when it does not exist.
+func (tr *testReceiver) metric(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
 	families, err := tr.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range families {
-		if f.GetName() != "alertmanager_wecom_"+name+"_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -334,7 +347,7 @@ func (tr *testReceiver) value(t *testing.T, name string, labels ...string) float
 				values = append(values, l.GetValue())
 			}
 			if slices.Equal(values, labels) {
-				return m.GetCounter().GetValue()
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
