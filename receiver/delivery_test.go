@@ -420,3 +420,41 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 		})
 	}
 }
+
+// TestChineseDigestSaysWhatTheMessagesSay: a zh robot's digest takes its
+// words from the default messages' (templates.Words): its Responders line
+// is the one wecom.zh.markdown prints ("负责人: ", it was "负责人：") and
+// its companion ends as wecom.zh.mention does.
+func TestChineseDigestSaysWhatTheMessagesSay(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + "  zh:          {key: key-zh, language: zh, mention: {mapping_table: wecom_users}}\n"
+	})
+	state := tr.recv.State()
+	robot := state.Config.Robots["zh"]
+	var preps []*prepared
+	var single *Rendered
+	for _, name := range []string{"A", "B"} {
+		var n Notification
+		if err := json.Unmarshal(notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"}), &n); err != nil {
+			t.Fatal(err)
+		}
+		preps = append(preps, state.prepare(robot, &n.Data))
+		if single == nil {
+			var err error
+			if single, err = state.Render(robot, &n, Unlimited); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b, err := state.digest(robot, preps, Unlimited)
+	if err != nil || len(b.messages) != 2 {
+		t.Fatalf("digest: %v, %d messages; want a card and a companion", err, len(b.messages))
+	}
+	card, companion := b.messages[0].Content(), b.messages[1].Content()
+	if !strings.Contains(single.Messages[0].Content(), "\n负责人: ") || !strings.Contains(card, "\n负责人: ") {
+		t.Errorf("the digest's Responders line is not the message's:\n%s\n---\n%s", card, single.Messages[0].Content())
+	}
+	if !strings.HasPrefix(card, "### 告警汇总：2 条通知") || companion != "告警汇总：2 条通知: 请及时处理" {
+		t.Errorf("card starts %q, companion %q", strings.SplitN(card, "\n", 2)[0], companion)
+	}
+}

@@ -83,7 +83,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		if mentionText != "" {
 			// At most half a card: assemble moves the mentions a cut
 			// footer lost to the companion's mentioned_list.
-			footer = "\n\n" + respondersLabel(robot.Language) + templates.PlaceMentions(mentionText, inline)
+			footer = "\n\n" + templates.WordsIn(robot.Language).Responders + ": " + templates.PlaceMentions(mentionText, inline)
 			if len(footer) > room/2 {
 				footer = wecom.Cut(footer, room/2-len("…")) + "…"
 			}
@@ -115,7 +115,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 			firing = firing || preps[i].data.FiringTotal > 0
 		}
 		messages, err := assemble(robot, contents, union, mentionAll, func() (string, error) {
-			return digestTitle(robot.Language, len(merged)) + companionWords(robot.Language, firing), nil
+			return companionText(robot.Language, len(merged), firing), nil
 		})
 		if err != nil {
 			return nil, err
@@ -148,15 +148,8 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	return out, nil
 }
 
-func respondersLabel(language string) string {
-	if language == "zh" {
-		return "负责人："
-	}
-	return "Responders: "
-}
-
 func digestHeader(robot *config.Robot, notifications, part, parts int) string {
-	h := digestTitle(robot.Language, notifications)
+	h := fmt.Sprintf(templates.WordsIn(robot.Language).Digest, notifications)
 	if parts > 1 {
 		h += fmt.Sprintf(" (%d/%d)", part, parts)
 	}
@@ -166,25 +159,14 @@ func digestHeader(robot *config.Robot, notifications, part, parts int) string {
 	return "### " + h
 }
 
-func digestTitle(language string, notifications int) string {
-	if language == "zh" {
-		return fmt.Sprintf("告警汇总：%d 条通知", notifications)
+// companionText is the digest's companion text message, as the default
+// templates' (wecom.default.mention) for one notification: the title,
+// then a call to look while any of its notifications fires, else that all
+// are resolved (on a robot that mentions on resolved ones too).
+func companionText(language string, notifications int, firing bool) string {
+	w := templates.WordsIn(language)
+	if firing {
+		return fmt.Sprintf(w.Digest, notifications) + ": " + w.Look
 	}
-	return fmt.Sprintf("Alert digest: %d notifications", notifications)
-}
-
-// companionWords end the digest's companion text message: a call to look
-// while any of its notifications fires, else that all are resolved (on a
-// robot that mentions on resolved ones too).
-func companionWords(language string, firing bool) string {
-	switch {
-	case language == "zh" && firing:
-		return "，请及时处理"
-	case language == "zh":
-		return "，已恢复"
-	case firing:
-		return ": please take a look"
-	default:
-		return ": resolved"
-	}
+	return fmt.Sprintf(w.Digest, notifications) + ": " + w.Done
 }

@@ -126,7 +126,7 @@ func displayMentions(robot *config.Robot, mentions []responders.Mention) ([]temp
 		}
 		shown = append(shown, r)
 	}
-	return shown, strings.Join(text, templates.Comma(robot.Language)), ids
+	return shown, strings.Join(text, templates.WordsIn(robot.Language).Comma), ids
 }
 
 // Render turns a notification into the WeCom messages robot sends. Content

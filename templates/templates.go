@@ -89,7 +89,7 @@ var Funcs = template.FuncMap{
 		return t.In(loc), nil
 	},
 	// words returns the default templates' words in a language, en or zh.
-	"words": wordsIn,
+	"words": WordsIn,
 	// wecomView is what the default message of a style (msgtype) and
 	// language prints of the data; see View.
 	"wecomView": NewView,

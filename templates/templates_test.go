@@ -37,7 +37,7 @@ func testData(d *template.Data) *Data {
 			{Name: "Alice Zhang", Email: "alice@corp.com", Mention: "inline"},
 			{Name: "Bob Li", Email: "bob@corp.com", Mention: "bottom"},
 		},
-		Mentions:       InlineMention(0) + Comma("en") + "Bob Li", // as the receiver lists them
+		Mentions:       InlineMention(0) + WordsIn("en").Comma + "Bob Li", // as the receiver lists them
 		InlineMentions: []string{"alice_wecom"},
 		TimeZone:       "Asia/Shanghai",
 	}
@@ -65,7 +65,7 @@ func TestGolden(t *testing.T) {
 				t.Run(name+"/"+p, func(t *testing.T) {
 					d := testData(loadPayload(t, p))
 					if lang == "zh" {
-						d.Mentions = InlineMention(0) + Comma("zh") + "Bob Li" // as the receiver lists them
+						d.Mentions = InlineMention(0) + WordsIn("zh").Comma + "Bob Li" // as the receiver lists them
 					}
 					got, err := tmpl.Execute(`{{ template "`+name+`" . }}`, d)
 					if err != nil {

@@ -81,6 +81,8 @@ type Words struct {
 	FiringTag, ResolvedTag, Firing, Resolved, Severity, Responders, Source, Runbook, Look, Done string
 	// Comma separates the names of a list, such as the responders.
 	Comma string
+	// Digest titles a message merging %d notifications.
+	Digest string
 	// MoreAlert and MoreAlerts say that one or more (%[1]d) alerts are not
 	// in a message, and why (%[2]s): NotShown, left out to fit WeCom's
 	// limit, or NotSent, left out by Alertmanager's max_alerts. See More.
@@ -91,14 +93,14 @@ var words = map[string]Words{
 	"en": {
 		FiringTag: "FIRING", ResolvedTag: "RESOLVED", Firing: "Firing", Resolved: "Resolved",
 		Severity: "Severity", Responders: "Responders", Source: "Source", Runbook: "Runbook",
-		Look: "please take a look", Done: "resolved", Comma: ", ",
+		Look: "please take a look", Done: "resolved", Comma: ", ", Digest: "Alert digest: %d notifications",
 		MoreAlert: "…and %[1]d more alert %[2]s", MoreAlerts: "…and %[1]d more alerts %[2]s",
 		NotShown: "not shown", NotSent: "that Alertmanager did not send (webhook max_alerts)",
 	},
 	"zh": {
 		FiringTag: "告警", ResolvedTag: "已恢复", Firing: "告警中", Resolved: "已恢复",
 		Severity: "级别", Responders: "负责人", Source: "来源", Runbook: "处理手册",
-		Look: "请及时处理", Done: "已恢复", Comma: "、",
+		Look: "请及时处理", Done: "已恢复", Comma: "、", Digest: "告警汇总：%d 条通知",
 		MoreAlert: "…另有 %[1]d 条告警%[2]s", MoreAlerts: "…另有 %[1]d 条告警%[2]s",
 		NotShown: "未显示", NotSent: "未由 Alertmanager 发送（webhook max_alerts）",
 	},
@@ -119,15 +121,13 @@ func (w Words) More(n int, why string) string {
 // OmittedNote is the line that ends a card truncated to fit WeCom's limit,
 // in language: how many alerts it does not show.
 func OmittedNote(language string, omitted int) string {
-	w := wordsIn(language)
+	w := WordsIn(language)
 	return "\n\n" + w.More(omitted, w.NotShown)
 }
 
-// Comma returns what separates the names of a list in language: ", " or "、".
-func Comma(language string) string { return wordsIn(language).Comma }
-
-// wordsIn returns the words of language, English for a language without words.
-func wordsIn(language string) Words {
+// WordsIn returns the default messages' words in language (en or zh),
+// English for a language without words.
+func WordsIn(language string) Words {
 	if w, ok := words[language]; ok {
 		return w
 	}
@@ -148,7 +148,7 @@ func NewView(d *Data, style, language string) (*View, error) {
 		Style:       style,
 		Markdown:    style == "markdown",
 		Text:        style == "text",
-		Words:       wordsIn(language),
+		Words:       WordsIn(language),
 		Severity:    d.CommonLabels["severity"],
 		Summary:     d.CommonAnnotations["summary"],
 	}
