@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 // dedup remembers the last notification delivered for each robot and
@@ -27,7 +29,18 @@ type dedup struct {
 	// inflight holds the notifications being delivered, each with a channel
 	// closed when its delivery ends.
 	inflight map[dedupKey]chan struct{}
-	sweepAt  time.Time
+	// posted holds, by notification, the hashes of the messages of its
+	// own WeCom accepted in a try that failed later on (a card whose
+	// companion failed), so that its retry does not post them again.
+	posted  map[dedupKey]postedMessages
+	sweepAt time.Time
+}
+
+// postedMessages are what a failed try of a notification had posted,
+// remembered until expires.
+type postedMessages struct {
+	hashes  []uint64
+	expires time.Time
 }
 
 // dedupKey identifies a notification: group is its robot, webhook and
@@ -41,7 +54,7 @@ type delivery struct {
 }
 
 func newDedup() *dedup {
-	return &dedup{seed: maphash.MakeSeed(), last: map[uint64]delivery{}, inflight: map[dedupKey]chan struct{}{}}
+	return &dedup{seed: maphash.MakeSeed(), last: map[uint64]delivery{}, inflight: map[dedupKey]chan struct{}{}, posted: map[dedupKey]postedMessages{}}
 }
 
 // key identifies a notification for dedup: the robot and its webhook (so
@@ -72,49 +85,82 @@ func (d *dedup) key(robot, webhookURL string, n *Notification) dedupKey {
 }
 
 // claim makes the caller the one delivering the notification with key,
-// after any delivery of it in flight ended, and returns false; it returns
-// true when it is its group's last delivery, within the window, and ctx's
-// error when ctx ends first. A claim is ended by release.
-func (d *dedup) claim(ctx context.Context, key dedupKey, now func() time.Time) (bool, error) {
+// after any delivery of it in flight ended, and returns false with the
+// hashes of the messages an earlier, failed try of it had posted (see
+// release); it returns true when it is its group's last delivery, within
+// the window, and ctx's error when ctx ends first. A claim is ended by
+// release.
+func (d *dedup) claim(ctx context.Context, key dedupKey, now func() time.Time) (duplicate bool, posted []uint64, err error) {
 	for {
 		d.mu.Lock()
 		if last, ok := d.last[key.group]; ok && last.notification == key.notification && now().Before(last.expires) {
 			d.mu.Unlock()
-			return true, nil
+			return true, nil, nil
 		}
 		busy, ok := d.inflight[key]
 		if !ok {
 			d.inflight[key] = make(chan struct{})
+			if p, ok := d.posted[key]; ok && now().Before(p.expires) {
+				posted = p.hashes
+			}
 			d.mu.Unlock()
-			return false, nil
+			return false, posted, nil
 		}
 		d.mu.Unlock()
 		select {
 		case <-busy:
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return false, nil, ctx.Err()
 		}
 	}
 }
 
+// messageHash identifies a message's content and mentions, for posted.
+func (d *dedup) messageHash(m *wecom.Message) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	h.WriteString(m.MsgType)
+	h.WriteByte(0)
+	h.WriteString(m.Content())
+	if m.Text != nil {
+		for _, s := range [][]string{m.Text.MentionedList, m.Text.MentionedMobileList} {
+			h.WriteByte(0)
+			for _, v := range s {
+				h.WriteString(v)
+				h.WriteByte(1)
+			}
+		}
+	}
+	return h.Sum64()
+}
+
 // release ends the claim on key; a delivered notification becomes its
 // group's last delivery until expires, so that its repeats are acknowledged
-// without posting.
-func (d *dedup) release(key dedupKey, delivered bool, expires time.Time) {
+// without posting. Of one not delivered, the hashes of the messages WeCom
+// accepted (posted) are kept until expires, for its retry.
+func (d *dedup) release(key dedupKey, delivered bool, posted []uint64, expires time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if busy, ok := d.inflight[key]; ok {
 		close(busy)
 		delete(d.inflight, key)
 	}
-	if !delivered {
-		return
+	switch {
+	case delivered:
+		delete(d.posted, key)
+		d.last[key.group] = delivery{notification: key.notification, expires: expires}
+	case len(posted) > 0:
+		d.posted[key] = postedMessages{hashes: posted, expires: expires}
 	}
-	d.last[key.group] = delivery{notification: key.notification, expires: expires}
 	if now := time.Now(); now.After(d.sweepAt) {
 		for k, last := range d.last {
 			if now.After(last.expires) {
 				delete(d.last, k)
+			}
+		}
+		for k, p := range d.posted {
+			if now.After(p.expires) {
+				delete(d.posted, k)
 			}
 		}
 		d.sweepAt = now.Add(time.Minute)

@@ -42,6 +42,11 @@ type job struct {
 	// on dedupKey until it finishes, whether or not its request still waits.
 	dedupKey dedupKey
 	dedupFor time.Duration
+	// posted are the messages carrying only this notification that WeCom
+	// accepted; skip the hashes of those an earlier, failed try of it had
+	// posted (dedup.posted), which are not posted again.
+	posted []*wecom.Message
+	skip   []uint64
 	// done receives the delivery's outcome once: nil when WeCom accepted
 	// every message carrying the notification.
 	done chan error
@@ -176,7 +181,14 @@ func (r *Receiver) finish(j *job, err error) {
 	}
 	j.finished = true
 	if j.dedupFor > 0 {
-		r.dedup.release(j.dedupKey, err == nil, r.now().Add(j.dedupFor))
+		var posted []uint64
+		if err != nil && len(j.posted)+len(j.skip) > 0 {
+			posted = slices.Clone(j.skip)
+			for _, m := range j.posted {
+				posted = append(posted, r.dedup.messageHash(m))
+			}
+		}
+		r.dedup.release(j.dedupKey, err == nil, posted, r.now().Add(j.dedupFor))
 	}
 	j.done <- err
 }
@@ -191,8 +203,9 @@ func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhoo
 	if window := time.Duration(state.Config.Global.DedupWindow); window > 0 {
 		j.dedupKey, j.dedupFor = r.dedup.key(p.robot.Name, webhookURL, n), window
 		wctx, cancel := context.WithDeadline(ctx, deadline)
-		duplicate, err := r.dedup.claim(wctx, j.dedupKey, r.now)
+		duplicate, posted, err := r.dedup.claim(wctx, j.dedupKey, r.now)
 		cancel()
+		j.skip = posted
 		if err != nil {
 			return false, fmt.Errorf("waiting for an identical notification being delivered: %w", errNotSentInTime)
 		}
@@ -267,7 +280,7 @@ func (q *robotQueue) sendNow(ctx context.Context, j *job) error {
 	}
 	q.r.recordRender(j.prep.robot.Name, rendered)
 	for i, m := range rendered.Messages {
-		if err := q.send(ctx, j.state, j.prep.robot, m); err != nil {
+		if err := q.post(ctx, j.state, j.prep.robot, m, j); err != nil {
 			return fmt.Errorf("message %d of %d: %w", i+1, len(rendered.Messages), err)
 		}
 	}
@@ -516,7 +529,11 @@ func (q *robotQueue) deliver(jobs []*job) {
 			}
 		}
 		for _, m := range b.messages[sent : sent+unit] {
-			if err := q.send(ctx, state, robot, m); err != nil {
+			var own *job // the one notification m carries, if it carries one
+			if c := b.carries[sent]; len(c) == 1 {
+				own = jobs[c[0]]
+			}
+			if err := q.post(ctx, state, robot, m, own); err != nil {
 				failure = fmt.Errorf("message %d of %d: %w", sent+1, len(b.messages), err)
 				return
 			}
@@ -530,6 +547,23 @@ func (q *robotQueue) deliver(jobs []*job) {
 			sent++
 		}
 	}
+}
+
+// post sends m for j, the one notification it carries (nil when it
+// carries several, as a digest's card does): a message an earlier, failed
+// try of j had WeCom accept is not posted again, and one accepted now is
+// noted, in case a later message of j fails and Alertmanager retries.
+func (q *robotQueue) post(ctx context.Context, state *State, robot *config.Robot, m *wecom.Message, j *job) error {
+	if j != nil && len(j.skip) > 0 && slices.Contains(j.skip, q.r.dedup.messageHash(m)) {
+		return nil
+	}
+	if err := q.send(ctx, state, robot, m); err != nil {
+		return err
+	}
+	if j != nil && j.dedupFor > 0 {
+		j.posted = append(j.posted, m)
+	}
+	return nil
 }
 
 // send posts one message within the robot's budget, retrying what a retry

@@ -458,3 +458,40 @@ func TestChineseDigestSaysWhatTheMessagesSay(t *testing.T) {
 		t.Errorf("card starts %q, companion %q", strings.SplitN(card, "\n", 2)[0], companion)
 	}
 }
+
+// TestRetryPostsOnlyWhatWasNotAccepted: WeCom accepts the card and answers
+// -1 (busy) to its companion until max_wait: the answer is 503, and
+// Alertmanager's retry posts only the companion; the card was posted a
+// second time.
+func TestRetryPostsOnlyWhatWasNotAccepted(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	body := notification(t, "firing", template.KV{"alertname": "DiskFull", "team": "dba", "severity": "critical"})
+	busy := wecomtest.Failure{Errcode: wecom.ErrcodeBusy}
+	tr.fake.Inject("key-phoneonly", wecomtest.Failure{}, busy, busy, busy, busy, busy)
+	if code, b := tr.post(t, "phoneonly", body); code != http.StatusServiceUnavailable {
+		t.Fatalf("first try: %d %s, want 503", code, b)
+	}
+	code := 0
+	for try := 0; try < 5 && code != http.StatusOK; try++ { // Alertmanager retries until 200
+		code, _ = tr.post(t, "phoneonly", body)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("the retries never got 200: %d", code)
+	}
+	var cards, companions int
+	for _, r := range tr.fake.AcceptedFor("key-phoneonly") {
+		switch r.Message.MsgType {
+		case wecom.MsgTypeMarkdown:
+			cards++
+		case wecom.MsgTypeText:
+			companions++
+		}
+	}
+	if cards != 1 || companions != 1 {
+		t.Errorf("WeCom accepted %d cards and %d companions, want one of each", cards, companions)
+	}
+	// Delivered, it is a duplicate now: nothing more is posted.
+	if code, _ := tr.post(t, "phoneonly", body); code != http.StatusOK || len(tr.fake.AcceptedFor("key-phoneonly")) != 2 {
+		t.Errorf("a repeat after delivery: %d, %d messages", code, len(tr.fake.AcceptedFor("key-phoneonly")))
+	}
+}
