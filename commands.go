@@ -13,6 +13,7 @@ import (
 
 	promconfig "github.com/prometheus/common/config"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/receiver"
 	"github.com/alertmanager-wecom/alertmanager-wecom/responders"
 )
@@ -101,23 +102,24 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 	if len(rendered.Mentions) == 0 {
 		fmt.Fprintln(stdout, "(none)")
 	}
+	// Where each mention went, read from the messages themselves.
+	first, bottom := rendered.Messages[0].Content(), "bottom"
+	if robot.MsgType != config.MsgTypeText {
+		bottom = "bottom of the companion text"
+	}
 	for _, m := range rendered.Mentions {
-		who := m.Name
-		if m.Email != "" && m.Email != m.Name {
-			who += " <" + m.Email + ">"
-		}
 		var how string
 		switch {
-		case m.UserID != "" && robot.MsgType == "markdown":
-			how = "user_id " + m.UserID + " (inline, or at the bottom of the companion text when the template does not place it)"
+		case m.UserID != "" && strings.Contains(first, "<@"+m.UserID+">"):
+			how = "user_id " + m.UserID + " (inline)"
 		case m.UserID != "":
-			how = "user_id " + m.UserID + " (bottom, mentioned_list)"
+			how = "user_id " + m.UserID + " (" + bottom + ", mentioned_list)"
 		case m.Phone != "":
-			how = "phone " + m.Phone + " (bottom, mentioned_mobile_list)"
+			how = "phone " + m.Phone + " (" + bottom + ", mentioned_mobile_list)"
 		default:
 			how = "not mentioned: " + m.Reason
 		}
-		fmt.Fprintf(stdout, "%s: %s [%s]\n", who, how, strings.ReplaceAll(m.Outcome, "_", " "))
+		fmt.Fprintf(stdout, "%s: %s [%s]\n", m.Responder, how, strings.ReplaceAll(m.Outcome, "_", " "))
 	}
 	return 0
 }

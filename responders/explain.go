@@ -90,7 +90,7 @@ func (e Explanation) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "responders[%d] %s: applies\n", r.Index, r.Matchers)
 		for _, a := range r.Adds {
-			fmt.Fprintf(w, "  adds %s (%s)\n", who(a), strings.TrimPrefix(a.Via, fmt.Sprintf("responders[%d] ", r.Index)))
+			fmt.Fprintf(w, "  adds %s (%s)\n", a.String(), strings.TrimPrefix(a.Via, fmt.Sprintf("responders[%d] ", r.Index)))
 		}
 		for _, note := range r.Notes {
 			fmt.Fprintf(w, "  %s\n", note)
@@ -123,14 +123,16 @@ func (e Explanation) WriteText(w io.Writer) {
 		if strings.HasSuffix(m.Outcome, "_fallback") {
 			how += ", the fallback of strategy " + e.Strategy
 		}
-		fmt.Fprintf(w, "%s: %s\n", who(m.Responder), how)
+		fmt.Fprintf(w, "%s: %s\n", m.Responder.String(), how)
 	}
 	if e.MentionAll {
 		fmt.Fprintln(w, "@all: in mentioned_list")
 	}
 }
 
-func who(r Responder) string {
+// String names r for people: "Alice Zhang <alice@corp.com>", or the name
+// alone when it is the email or there is none.
+func (r Responder) String() string {
 	if r.Email != "" && r.Email != r.Name {
 		return r.Name + " <" + r.Email + ">"
 	}
