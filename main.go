@@ -66,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Default("32MiB").Bytes()
 	readTimeout := app.Flag("web.read-timeout", "Longest a client may take to send a request, headers and body: slow clients are cut off.").
 		Default("1m").Duration()
-	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long deliveries in flight may take to finish on SIGTERM.").
+	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long messages being sent may take to finish on SIGTERM; notifications waiting for budget are answered 503 at once.").
 		Default("30s").Duration()
 	webFlags := kingpinflag.AddFlags(app, ":9096")
 	logConfig := &promslog.Config{}
@@ -111,7 +111,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	logConfig.Writer = stderr
-	logger := promslog.New(logConfig)
+	return serve(serveOptions{
+		configFile: *configFile, dryRun: *dryRun, maxRequestBytes: int64(*maxRequest),
+		readTimeout: *readTimeout, shutdownTimeout: *shutdownTimeout, web: webFlags,
+	}, promslog.New(logConfig))
+}
+
+// serveOptions are the command line's settings of the receiver's server.
+type serveOptions struct {
+	configFile                   string
+	dryRun                       bool
+	maxRequestBytes              int64
+	readTimeout, shutdownTimeout time.Duration
+	web                          *web.FlagConfig
+}
+
+// serve runs the receiver until SIGTERM or SIGINT, reloading on SIGHUP,
+// and returns the exit code.
+func serve(opts serveOptions, logger *slog.Logger) int {
 	logger.Info("Starting "+name, "version", version.Info(), "build_context", version.BuildContext())
 
 	reg := prometheus.NewRegistry()
@@ -123,14 +140,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	recv := receiver.New(nil, receiver.Options{
 		Logger:          logger,
 		Registerer:      reg,
-		DryRun:          *dryRun,
-		MaxRequestBytes: int64(*maxRequest),
+		DryRun:          opts.dryRun,
+		MaxRequestBytes: opts.maxRequestBytes,
 	})
-	reloader := receiver.NewReloader(*configFile, recv, reg, logger)
+	reloader := receiver.NewReloader(opts.configFile, recv, reg, logger)
 	if err := reloader.Reload(); err != nil {
 		return 1
 	}
-	if *dryRun {
+	if opts.dryRun {
 		logger.Warn("Dry run: messages are logged, not sent to WeCom")
 	}
 
@@ -157,12 +174,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	server := &http.Server{
 		Handler:           router,
-		ReadHeaderTimeout: min(10*time.Second, *readTimeout),
-		ReadTimeout:       *readTimeout,
+		ReadHeaderTimeout: min(10*time.Second, opts.readTimeout),
+		ReadTimeout:       opts.readTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(server, webFlags, logger) }()
+	go func() { serveErr <- web.ListenAndServe(server, opts.web, logger) }()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -176,8 +193,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				_ = reloader.Reload()
 				continue
 			}
-			logger.Info("Shutting down: finishing deliveries in flight, answering 503 to notifications waiting for budget", "signal", sig.String(), "timeout", *shutdownTimeout)
-			ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+			logger.Info("Shutting down: finishing deliveries in flight, answering 503 to notifications waiting for budget", "signal", sig.String(), "timeout", opts.shutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 			defer cancel()
 			recv.Shutdown()
 			if err := server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
