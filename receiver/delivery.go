@@ -222,6 +222,10 @@ func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhoo
 // gives up waiting at j's deadline or when ctx ends, but a delivery under
 // way goes on, and finishes j whoever waits.
 func (q *robotQueue) submit(ctx context.Context, j *job) error {
+	if q.r.shuttingDown() {
+		q.r.finish(j, errShuttingDown)
+		return errShuttingDown
+	}
 	if q.limiter.unlimited() {
 		// Not cancelled with the request: once posting began, finishing and
 		// remembering it is what keeps Alertmanager's retry from posting
@@ -237,7 +241,7 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 	defer cancel()
 	j.enqueued = q.r.now()
 	q.mu.Lock()
-	if q.r.closing.Load() { // under q.mu: Shutdown sees every job queued before
+	if q.r.shuttingDown() { // under q.mu: Shutdown sees every job queued before
 		q.mu.Unlock()
 		q.r.finish(j, errShuttingDown)
 		return errShuttingDown
@@ -287,14 +291,14 @@ func (q *robotQueue) sendNow(ctx context.Context, j *job) error {
 	return nil
 }
 
-// Shutdown answers every notification waiting for a rate limit's budget,
-// and every one that comes later, with a retryable error (503 for
-// Alertmanager), rather than keep them waiting past the process's end;
-// messages being sent go on, and their notifications are answered as they
-// end. Call it before the HTTP server's Shutdown, which waits for the
-// answers.
+// Shutdown answers every notification waiting for a rate limit's budget
+// or for a retry, in the queue or taken by its worker, and every one that
+// comes later, with a retryable error (503 for Alertmanager), rather than
+// keep them waiting past the process's end; messages being posted go on,
+// and their notifications are answered as they end. Call it before the
+// HTTP server's Shutdown, which waits for the answers.
 func (r *Receiver) Shutdown() {
-	r.closing.Store(true)
+	r.closeOnce.Do(func() { close(r.closing) })
 	r.queuesMu.Lock()
 	queues := slices.Collect(maps.Values(r.queues))
 	r.queuesMu.Unlock()
@@ -309,6 +313,16 @@ func (r *Receiver) Shutdown() {
 		for _, j := range waiting {
 			r.finish(j, errShuttingDown)
 		}
+	}
+}
+
+// shuttingDown reports whether Shutdown was called.
+func (r *Receiver) shuttingDown() bool {
+	select {
+	case <-r.closing:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -523,7 +537,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 		// posted without its companion (which Alertmanager's retry would
 		// post again, card and all).
 		if unit > 1 {
-			if err := sleepCtx(ctx, q.limiter.waitN(unit)); err != nil {
+			if err := q.pause(ctx, q.limiter.waitN(unit)); err != nil {
 				failure = fmt.Errorf("message %d of %d: %w", sent+1, len(b.messages), timedOut(err, nil))
 				return
 			}
@@ -579,7 +593,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		}
 		taken, ok := q.limiter.take(1)
 		for ; !ok; taken, ok = q.limiter.take(1) {
-			if serr := sleepCtx(ctx, q.limiter.wait()); serr != nil {
+			if serr := q.pause(ctx, q.limiter.wait()); serr != nil {
 				return timedOut(serr, err)
 			}
 		}
@@ -611,7 +625,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 			return timedOut(context.DeadlineExceeded, err)
 		}
 		q.r.logger.Warn("WeCom send failed, retrying", "robot", robot.Name, "attempt", attempt+1, "wait", wait, "err", err)
-		if serr := sleepCtx(ctx, wait); serr != nil {
+		if serr := q.pause(ctx, wait); serr != nil {
 			return timedOut(serr, err)
 		}
 	}
@@ -635,10 +649,11 @@ func timedOut(ctxErr, last error) error {
 	return fmt.Errorf("%w (last error: %w)", ctxErr, last)
 }
 
-// sleepCtx waits d, or returns ctx's error once ctx ends; when ctx's
+// pause waits d, for budget or before a retry, or returns ctx's error once
+// ctx ends, or errShuttingDown once the receiver shuts down; when ctx's
 // deadline comes before d is up, it says so at once, without waiting in
 // vain: the caller answers now rather than at the deadline.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func (q *robotQueue) pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -652,5 +667,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-q.r.closing:
+		return errShuttingDown
 	}
 }

@@ -439,9 +439,7 @@ func TestShutdownAnswersWhatWaits(t *testing.T) {
 		code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Waits"}))
 		waiting <- code
 	}()
-	for tr.gauge(t, "queue_depth", "phoneonly") != 1 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "the notification is queued", func() bool { return tr.gauge(t, "queue_depth", "phoneonly") == 1 })
 	tr.recv.Shutdown()
 	if code := <-waiting; code != http.StatusServiceUnavailable {
 		t.Errorf("the waiting notification was answered %d, want 503", code)
@@ -455,4 +453,62 @@ func TestShutdownAnswersWhatWaits(t *testing.T) {
 	if n := len(tr.fake.AcceptedFor("key-phoneonly")); n != 1 {
 		t.Errorf("WeCom accepted %d messages, want only the first", n)
 	}
+}
+
+// TestShutdownAnswersWhatTheWorkerHolds: a notification the worker already
+// took, waiting for the budget of its card and companion, is answered 503
+// by Shutdown too; it waited for the budget and was posted (200) while the
+// process was stopping.
+func TestShutdownAnswersWhatTheWorkerHolds(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 3, per: 6s}", 1)
+	})
+	dba := func(name string) []byte {
+		return notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"})
+	}
+	if code, b := tr.post(t, "phoneonly", dba("First")); code != http.StatusOK {
+		t.Fatalf("first: %d %s", code, b) // a card and its companion: 2 of 3 spent
+	}
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := tr.post(t, "phoneonly", dba("Second"))
+		answered <- code
+	}()
+	// The worker takes it off the queue, then waits for 2 messages of budget.
+	waitUntil(t, "the notification is queued", func() bool { return tr.gauge(t, "queue_depth", "phoneonly") == 1 })
+	waitUntil(t, "the worker takes it", func() bool { return tr.gauge(t, "queue_depth", "phoneonly") == 0 })
+	tr.recv.Shutdown()
+	if code := <-answered; code != http.StatusServiceUnavailable {
+		t.Errorf("the notification the worker held was answered %d, want 503", code)
+	}
+	if n := len(tr.fake.AcceptedFor("key-phoneonly")); n != 2 {
+		t.Errorf("WeCom accepted %d messages, want the first notification's 2", n)
+	}
+}
+
+// TestShutdownAnswersUnlimitedRobots: after Shutdown a robot without a rate
+// limit answers 503 too, as Shutdown says; it posted.
+func TestShutdownAnswersUnlimitedRobots(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 0}", 1)
+	})
+	tr.recv.Shutdown()
+	if code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Later"})); code != http.StatusServiceUnavailable {
+		t.Errorf("a notification after Shutdown was answered %d, want 503", code)
+	}
+	if n := len(tr.fake.AcceptedFor("key-phoneonly")); n != 0 {
+		t.Errorf("WeCom accepted %d messages after Shutdown", n)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("waited 10 s: %s never happened", what)
 }

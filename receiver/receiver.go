@@ -120,8 +120,9 @@ type Receiver struct {
 	queuesMu  sync.Mutex
 	queues    map[string]*robotQueue
 	queueIdle time.Duration
-	// closing is set by Shutdown: nothing waits for budget any more.
-	closing atomic.Bool
+	// closing is closed by Shutdown: nothing waits for budget any more.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a receiver serving state; with a nil state it answers 503
@@ -136,6 +137,7 @@ func New(state *State, opts Options) *Receiver {
 		dedup:     newDedup(),
 		queues:    map[string]*robotQueue{},
 		queueIdle: defaultQueueIdle,
+		closing:   make(chan struct{}),
 	}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 // alive reports whether an idle connection is still open and silent: the
@@ -21,6 +22,16 @@ func (c *directConn) alive() bool {
 	}
 	conn := c.Conn
 	if t, ok := conn.(*tls.Conn); ok {
+		// tls.Conn reads whole records ahead, where neither c.r nor the
+		// socket shows them: a read that cannot wait finds one. Its
+		// timeout is not a lasting error for tls.Conn.
+		_ = t.SetReadDeadline(aLongTimeAgo)
+		_, err := c.r.Peek(1)
+		_ = t.SetReadDeadline(time.Time{})
+		var timeout net.Error
+		if !errors.As(err, &timeout) || !timeout.Timeout() {
+			return false
+		}
 		conn = t.NetConn()
 	}
 	tcp, ok := conn.(*net.TCPConn)

@@ -340,15 +340,30 @@ func rawAnswer(body string) string {
 }
 
 // rawServer answers each request on a connection with the next of answers,
-// written as they are, after reading the request whole.
+// written as they are, after reading the request whole; an empty one, or
+// none left, closes the connection without answering.
 func rawServer(t *testing.T, answers ...string) (url string, requests *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	requests = serveRaw(t, ln, func(i int) []string {
+		if i > len(answers) || answers[i-1] == "" {
+			return nil
+		}
+		return []string{answers[i-1]}
+	})
+	return "http://" + ln.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey, requests
+}
+
+// serveRaw serves ln: it reads each request whole, then makes the writes
+// answer gives for the i-th request (counted from 1 over all connections),
+// or closes the connection when there are none. It returns the count.
+func serveRaw(t *testing.T, ln net.Listener, answer func(i int) []string) *atomic.Int64 {
+	t.Helper()
 	t.Cleanup(func() { ln.Close() })
-	requests = &atomic.Int64{}
+	requests := &atomic.Int64{}
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -364,16 +379,18 @@ func rawServer(t *testing.T, answers ...string) (url string, requests *atomic.In
 						return
 					}
 					_, _ = io.Copy(io.Discard, req.Body)
-					i := requests.Add(1)
-					if int(i) > len(answers) || answers[i-1] == "" {
-						return // closes the connection without answering
+					writes := answer(int(requests.Add(1)))
+					if writes == nil {
+						return
 					}
-					_, _ = io.WriteString(conn, answers[i-1])
+					for _, w := range writes {
+						_, _ = io.WriteString(conn, w)
+					}
 				}
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey, requests
+	return requests
 }
 
 // RFC 9110 15.2: a client must parse 1xx responses it did not ask for that
@@ -431,5 +448,54 @@ func TestDirectResendsARequestTheServerRead(t *testing.T) {
 	t.Logf("second send: %v; the server read %d requests for 2 sends", err, requests.Load())
 	if requests.Load() != 2 {
 		t.Errorf("one Send was posted %d times", requests.Load()-1)
+	}
+}
+
+// Sequential sends over TLS 1.3 (session tickets after the handshake)
+// reuse one connection, with pauses between them.
+func TestDirectTLSKeepsOneConnection(t *testing.T) {
+	rs := newRobotServer(t, true)
+	roots := x509.NewCertPool()
+	roots.AddCert(rs.Certificate())
+	c := testClient(time.Second)
+	c.direct.tlsConfig = &tls.Config{RootCAs: roots}
+	for i := range 5 {
+		if err := c.Send(context.Background(), rs.url(), NewMessage(MsgTypeText, "hello")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if got := rs.conns.Load(); got != 1 {
+		t.Errorf("5 sequential TLS sends used %d connections, want 1", got)
+	}
+}
+
+// The TLS twin of TestDirectStrayBytesAfterAnswer: the stray byte comes in
+// a TLS record of its own, right after the answer's.
+func TestDirectTLSStrayBytesAfterAnswer(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS() // for its certificate
+	defer srv.Close()
+	cert := srv.TLS.Certificates[0]
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := serveRaw(t, ln, func(int) []string {
+		// The answer, then a byte in a TLS record of its own.
+		return []string{rawAnswer(`{"errcode":0,"errmsg":"ok"}`), "\n"}
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	c := testClient(time.Second)
+	c.direct.tlsConfig = &tls.Config{RootCAs: roots, ServerName: "example.com"}
+	u := "https://" + ln.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey
+	for i := range 3 {
+		err := c.Send(context.Background(), u, NewMessage(MsgTypeText, "hello"))
+		time.Sleep(50 * time.Millisecond)
+		t.Logf("send %d: %v (server has accepted %d)", i+1, err, requests.Load())
+		if err != nil {
+			t.Errorf("send %d, which the server accepted, failed: %v", i+1, err)
+		}
 	}
 }
