@@ -180,18 +180,36 @@ func setupWith(t *testing.T, amEdit func(cfg map[string]any), edits ...func(fake
 	if out, err := exec.Command(amtool, "check-config", "../examples/alertmanager.yml").CombinedOutput(); err != nil {
 		t.Fatalf("amtool check-config examples/alertmanager.yml: %v\n%s", err, out)
 	}
-	amAddr := freeAddr(t)
-	start(t, alertmanager, "--config.file="+amFile, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=")
-	amURL = "http://" + amAddr
-	waitReady(t, amURL+"/-/ready")
+	amURL = startAlertmanager(t, alertmanager, amFile, filepath.Join(dir, "data"))
 
-	out, err := exec.Command(amtool, "alert", "add", "alertname=DiskFull", "team=dba", "severity=critical", "instance=db-1",
-		"--annotation=summary=disk 95% full", "--alertmanager.url="+amURL).CombinedOutput()
+	addDiskFull(t, amURL)
+	return fake, receiverAddr, amURL
+}
+
+// diskFullStart is when the example alert started: the same for every
+// Alertmanager it is sent to, as Prometheus sends it.
+var diskFullStart = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+
+// addDiskFull sends the example alert to the Alertmanager at amURL with amtool.
+func addDiskFull(t *testing.T, amURL string) {
+	t.Helper()
+	out, err := exec.Command(lookTool(t, "amtool"), "alert", "add", "alertname=DiskFull", "team=dba", "severity=critical", "instance=db-1",
+		"--annotation=summary=disk 95% full", "--start="+diskFullStart, "--alertmanager.url="+amURL).CombinedOutput()
 	if err != nil {
 		t.Fatalf("amtool alert add: %v\n%s", err, out)
 	}
-	return fake, receiverAddr, amURL
+}
+
+// startAlertmanager runs Alertmanager on config, alone (no cluster), and
+// returns its URL once it is ready.
+func startAlertmanager(t *testing.T, alertmanager, config, storage string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	start(t, alertmanager, "--config.file="+config, "--storage.path="+storage,
+		"--web.listen-address="+addr, "--cluster.listen-address=")
+	url := "http://" + addr
+	waitReady(t, url+"/-/ready")
+	return url
 }
 
 // alertmanagerConfig is examples/alertmanager.yml with its webhook URLs on
@@ -366,5 +384,39 @@ func postAlerts(t *testing.T, amURL string, alerts []map[string]any) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("Alertmanager answered %s to the alerts", resp.Status)
+	}
+}
+
+// TestTwoAlertmanagersPostOnce: Prometheus sends each alert to every
+// Alertmanager; two that do not gossip (an HA pair split apart) both notify
+// the receiver of the same group. Each robot posts it once, and the second
+// notification is acknowledged as a duplicate.
+func TestTwoAlertmanagersPostOnce(t *testing.T) {
+	fake, receiverAddr, _ := setup(t)
+	dir := t.TempDir()
+	amFile := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(amFile, alertmanagerConfig(t, receiverAddr, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second := startAlertmanager(t, lookTool(t, "prometheus-alertmanager", "alertmanager"), amFile, filepath.Join(dir, "data"))
+	addDiskFull(t, second)
+
+	duplicates := regexp.MustCompile(`alertmanager_wecom_notifications_total\{result="duplicate",robot="(ops|dba)"\} 1\n`)
+	deadline := time.Now().Add(30 * time.Second)
+	metrics := ""
+	for time.Now().Before(deadline) {
+		if metrics = get(t, "http://"+receiverAddr+"/metrics"); len(duplicates.FindAllString(metrics, -1)) == 2 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := len(duplicates.FindAllString(metrics, -1)); n != 2 {
+		t.Fatalf("the second Alertmanager's notification is not counted as a duplicate on both robots:\n%s", grep(metrics, "notifications_total"))
+	}
+	if ops := fake.AcceptedFor(opsKey); len(ops) != 2 {
+		t.Errorf("ops robot got %d messages, want one card and its companion", len(ops))
+	}
+	if dba := fake.AcceptedFor(dbaKey); len(dba) != 1 {
+		t.Errorf("dba robot got %d messages, want one card", len(dba))
 	}
 }
