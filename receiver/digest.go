@@ -78,32 +78,8 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	}
 	if len(merged) > 0 {
 		union = responders.Distinct(s.Config, robot, union)
-		_, mentionText, inline := displayMentions(robot, union)
-		footer := ""
-		if mentionText != "" {
-			// At most half a card: assemble moves the mentions a cut
-			// footer lost to the companion's mentioned_list.
-			footer = "\n\n" + templates.WordsIn(robot.Language).Responders + ": " + templates.PlaceMentions(mentionText, inline)
-			if len(footer) > room/2 {
-				footer = wecom.Cut(footer, room/2-len("…")) + "…"
-			}
-		}
-		type card struct {
-			blocks  []string
-			size    int
-			carries []int
-		}
-		cards := []*card{{size: len(footer)}}
-		for k, b := range blocks {
-			c := cards[len(cards)-1]
-			if len(c.blocks) > 0 && c.size+2+len(b) > room {
-				c = &card{}
-				cards = append(cards, c)
-			}
-			c.blocks = append(c.blocks, b)
-			c.size += 2 + len(b)
-			c.carries = append(c.carries, merged[k])
-		}
+		footer := digestFooter(robot, union, room)
+		cards := packCards(blocks, merged, len(footer), room)
 		contents := make([]string, len(cards))
 		for i, c := range cards {
 			contents[i] = digestHeader(robot, len(merged), i+1, len(cards)) + "\n\n" + strings.Join(c.blocks, "\n\n")
@@ -132,6 +108,56 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		}
 		budget -= len(messages)
 	}
+	s.addAlone(out, preps, alone, budget)
+	return out, nil
+}
+
+// digestFooter is the line under a digest's first card that mentions the
+// union of its notifications' responders: at most half a card (room), as
+// assemble moves the mentions a cut footer lost to the companion's
+// mentioned_list.
+func digestFooter(robot *config.Robot, union []responders.Mention, room int) string {
+	_, mentionText, inline := displayMentions(robot, union)
+	if mentionText == "" {
+		return ""
+	}
+	footer := "\n\n" + templates.WordsIn(robot.Language).Responders + ": " + templates.PlaceMentions(mentionText, inline)
+	if len(footer) > room/2 {
+		footer = wecom.Cut(footer, room/2-len("…")) + "…"
+	}
+	return footer
+}
+
+// digestCard is one card of a digest: its blocks, their size with the
+// blank lines before them, and the notifications they carry.
+type digestCard struct {
+	blocks  []string
+	size    int
+	carries []int
+}
+
+// packCards packs blocks in order into cards of at most room bytes, the
+// first with footer bytes of it taken; carries[k] is the notification of
+// blocks[k].
+func packCards(blocks []string, carries []int, footer, room int) []*digestCard {
+	cards := []*digestCard{{size: footer}}
+	for k, b := range blocks {
+		c := cards[len(cards)-1]
+		if len(c.blocks) > 0 && c.size+2+len(b) > room {
+			c = &digestCard{}
+			cards = append(cards, c)
+		}
+		c.blocks = append(c.blocks, b)
+		c.size += 2 + len(b)
+		c.carries = append(c.carries, carries[k])
+	}
+	return cards
+}
+
+// addAlone renders the notifications preps[i], i in alone, each on its
+// own within what is left of budget, as a unit of out; one that cannot be
+// rendered fails alone.
+func (s *State) addAlone(out *batch, preps []*prepared, alone []int, budget int) {
 	for _, i := range alone {
 		rendered, err := s.renderPrepared(preps[i], max(budget, 1))
 		if err != nil {
@@ -145,7 +171,6 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 		out.solos = append(out.solos, rendered)
 		out.addUnit(rendered.Messages, []int{i})
 	}
-	return out, nil
 }
 
 func digestHeader(robot *config.Robot, notifications, part, parts int) string {
