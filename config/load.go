@@ -346,6 +346,57 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 		return fmt.Errorf("%s: robot names may hold only letters, digits, _ and -", field)
 	}
 	r.Name = name
+	if err := c.resolveWebhook(field, r, dir); err != nil {
+		return err
+	}
+	r.apiURL = c.Global.APIURL
+
+	if r.MsgType == "" {
+		r.MsgType = MsgTypeMarkdown
+	}
+	switch r.MsgType {
+	case MsgTypeMarkdown, MsgTypeText, MsgTypeMarkdownV2:
+	default:
+		return fmt.Errorf("%s: unknown msgtype %q", field, r.MsgType)
+	}
+	if r.Language == "" {
+		r.Language = "en"
+	}
+	if r.Language != "en" && r.Language != "zh" {
+		return fmt.Errorf("%s: unknown language %q (en or zh)", field, r.Language)
+	}
+	if r.RateLimit != nil {
+		if err := r.RateLimit.validate(field + ".rate_limit"); err != nil {
+			return err
+		}
+	}
+	switch r.Overflow {
+	case "", OverflowSplit, OverflowTruncate:
+	default:
+		return fmt.Errorf("%s: unknown overflow %q (split or truncate)", field, r.Overflow)
+	}
+	if r.Mention.Strategy == "" {
+		r.Mention.Strategy = StrategyPhone
+	}
+	switch r.Mention.Strategy {
+	case StrategyPhone, StrategyMappingTable:
+	default:
+		return fmt.Errorf("%s: unknown strategy %q (phone or mapping_table)", field, r.Mention.Strategy)
+	}
+	if t := r.Mention.MappingTable; t != "" {
+		if _, ok := c.MappingTables[t]; !ok {
+			return fmt.Errorf("%s: unknown mapping table %q", field, t)
+		}
+	} else if r.Mention.Strategy == StrategyMappingTable {
+		return fmt.Errorf("%s: strategy mapping_table needs mapping_table", field)
+	}
+	return nil
+}
+
+// resolveWebhook works out the webhook URL of robot r (field) from its one
+// source: key, key_file, url or url_file (files read from dir), or none
+// for key_from, whose key comes with each request.
+func (c *Config) resolveWebhook(field string, r *Robot, dir string) error {
 	sources := 0
 	for _, set := range []bool{r.Key != "", r.KeyFile != "", r.URL != "", r.URLFile != "", r.KeyFrom != ""} {
 		if set {
@@ -398,47 +449,6 @@ func (c *Config) validateRobot(name string, r *Robot, dir string) error {
 			return fmt.Errorf("%s: %s is empty or holds white space or a character other than printable ASCII", field, keyField)
 		}
 		r.webhookURL = withKey(c.Global.APIURL, key)
-	}
-	r.apiURL = c.Global.APIURL
-
-	if r.MsgType == "" {
-		r.MsgType = MsgTypeMarkdown
-	}
-	switch r.MsgType {
-	case MsgTypeMarkdown, MsgTypeText, MsgTypeMarkdownV2:
-	default:
-		return fmt.Errorf("%s: unknown msgtype %q", field, r.MsgType)
-	}
-	if r.Language == "" {
-		r.Language = "en"
-	}
-	if r.Language != "en" && r.Language != "zh" {
-		return fmt.Errorf("%s: unknown language %q (en or zh)", field, r.Language)
-	}
-	if r.RateLimit != nil {
-		if err := r.RateLimit.validate(field + ".rate_limit"); err != nil {
-			return err
-		}
-	}
-	switch r.Overflow {
-	case "", OverflowSplit, OverflowTruncate:
-	default:
-		return fmt.Errorf("%s: unknown overflow %q (split or truncate)", field, r.Overflow)
-	}
-	if r.Mention.Strategy == "" {
-		r.Mention.Strategy = StrategyPhone
-	}
-	switch r.Mention.Strategy {
-	case StrategyPhone, StrategyMappingTable:
-	default:
-		return fmt.Errorf("%s: unknown strategy %q (phone or mapping_table)", field, r.Mention.Strategy)
-	}
-	if t := r.Mention.MappingTable; t != "" {
-		if _, ok := c.MappingTables[t]; !ok {
-			return fmt.Errorf("%s: unknown mapping table %q", field, t)
-		}
-	} else if r.Mention.Strategy == StrategyMappingTable {
-		return fmt.Errorf("%s: strategy mapping_table needs mapping_table", field)
 	}
 	return nil
 }
