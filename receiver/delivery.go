@@ -205,7 +205,7 @@ func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhoo
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		duplicate, posted, err := r.dedup.claim(wctx, j.dedupKey, r.now)
 		cancel()
-		j.skip = posted
+		j.skip, p.alone = posted, len(posted) > 0
 		if err != nil {
 			return false, fmt.Errorf("waiting for an identical notification being delivered: %w", errNotSentInTime)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -493,5 +494,55 @@ func TestRetryPostsOnlyWhatWasNotAccepted(t *testing.T) {
 	// Delivered, it is a duplicate now: nothing more is posted.
 	if code, _ := tr.post(t, "phoneonly", body); code != http.StatusOK || len(tr.fake.AcceptedFor("key-phoneonly")) != 2 {
 		t.Errorf("a repeat after delivery: %d, %d messages", code, len(tr.fake.AcceptedFor("key-phoneonly")))
+	}
+}
+
+// TestRetryMergedPostsOnlyWhatWasNotAccepted: the retry of a notification
+// whose card WeCom accepted (its companion failing until max_wait) comes
+// with others, while the budget is half spent, which are merged into a
+// digest; the retry goes alone, so that only its companion is posted. It
+// was merged, and its card posted a second time in the digest's.
+func TestRetryMergedPostsOnlyWhatWasNotAccepted(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 3s\n  rate_limit: {messages: 10, per: 1m}", 1)
+	})
+	var requests atomic.Int64
+	var failing atomic.Bool
+	tr.fake.Chaos = func(string) *wecomtest.Failure {
+		if requests.Add(1) == 2 { // the first card's companion, and all after it
+			failing.Store(true)
+		}
+		if failing.Load() {
+			return &wecomtest.Failure{Errcode: wecom.ErrcodeBusy}
+		}
+		return nil
+	}
+	dba := func(name string) []byte {
+		return notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"})
+	}
+	if code, b := tr.post(t, "phoneonly", dba("Retried")); code != http.StatusServiceUnavailable {
+		t.Fatalf("first try: %d %s, want 503", code, b)
+	}
+	failing.Store(false)
+	var wg sync.WaitGroup
+	for _, name := range []string{"Retried", "Other1", "Other2"} {
+		wg.Go(func() {
+			if code, b := tr.post(t, "phoneonly", dba(name)); code != http.StatusOK {
+				t.Errorf("%s: %d %s", name, code, b)
+			}
+		})
+	}
+	wg.Wait()
+	cards := 0
+	for _, r := range tr.fake.AcceptedFor("key-phoneonly") {
+		if r.Message.MsgType == wecom.MsgTypeMarkdown && strings.Contains(r.Message.Content(), "Retried") {
+			cards++
+		}
+	}
+	if cards != 1 {
+		t.Errorf("the retried notification is in %d cards, want 1", cards)
+	}
+	if merged := tr.value(t, "notifications_merged", "phoneonly"); merged == 0 {
+		t.Error("nothing was merged: the test did not take the digest path")
 	}
 }

@@ -39,9 +39,10 @@ func (b *batch) addUnit(messages []*wecom.Message, carries []int) {
 // as fit: each notification becomes a compact block (its status and
 // alerts), blocks are packed in order into numbered cards, and the union of
 // their responders is mentioned once, in the first card and its companion.
-// A notification whose block does not fit in a card is not merged: it is
-// rendered on its own, split or truncated within budget as it would be
-// alone, and sent after the digest as a unit of its own.
+// A notification whose block does not fit in a card, or that must go alone
+// (prepared.alone), is not merged: it is rendered on its own, split or
+// truncated within budget as it would be alone, and sent after the digest
+// as a unit of its own.
 func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*batch, error) {
 	blockText := templates.DigestMessage(robot.MsgType, robot.Language)
 	limit := wecom.ContentLimit(robot.MsgType)
@@ -55,6 +56,10 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	var alone []int
 	out := &batch{}
 	for i, p := range preps {
+		if p.alone {
+			alone = append(alone, i)
+			continue
+		}
 		d := *p.data
 		d.Mentions, d.InlineMentions = "", nil
 		b, err := s.Templates.Execute(blockText, &d)

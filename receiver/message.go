@@ -49,6 +49,10 @@ type prepared struct {
 	data       *templates.Data
 	mentions   []responders.Mention
 	mentionAll bool
+	// alone keeps the notification out of digests: an earlier try of it
+	// had WeCom accept some of its own messages, which a retry leaves out
+	// only when rendered on its own (see job.skip).
+	alone bool
 }
 
 // prepare works out the responders of n now and how robot mentions each,
