@@ -23,6 +23,7 @@ type metrics struct {
 	rateLimited   *prometheus.CounterVec
 	retries       *prometheus.CounterVec
 	unavailable   *prometheus.CounterVec
+	unknownRobot  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,10 +67,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		retries:     counter("retries_total", "WeCom sends tried again after a transient failure."),
 		unavailable: counter("unavailable_total",
 			"Notifications answered 503 so that Alertmanager retries them."),
+		unknownRobot: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "unknown_robot_requests_total",
+			Help:      "Notifications posted for a robot the configuration does not have, answered 404.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.notifications, m.messages, m.errcodes, m.mentions, m.queueDepth, m.waitSeconds,
-			m.merged, m.parts, m.truncated, m.rateLimited, m.retries, m.unavailable)
+			m.merged, m.parts, m.truncated, m.rateLimited, m.retries, m.unavailable, m.unknownRobot)
 	}
 	return m
 }

@@ -191,6 +191,10 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("robot")
 	robot, ok := state.Config.Robots[name]
 	if !ok {
+		// Loud: Alertmanager gives the notification up until the group's
+		// next flush, and nothing else of this receiver would tell.
+		r.metrics.unknownRobot.Inc()
+		r.logger.Warn("Refused notification for an unknown robot: Alertmanager's webhook URL names a robot the configuration does not have", "robot", name)
 		http.Error(w, fmt.Sprintf("unknown robot %q", name), http.StatusNotFound)
 		return
 	}

@@ -417,6 +417,22 @@ func TestAnswers(t *testing.T) {
 	}
 }
 
+// TestUnknownRobotIsLoud: a notification for a robot the configuration
+// does not have (renamed, or removed by a reload while Alertmanager still
+// posts to it) is logged and counted; only Alertmanager's log said so.
+func TestUnknownRobotIsLoud(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	if code, _ := tr.post(t, "renamed", payload(t, "firing-one-alert.json")); code != http.StatusNotFound {
+		t.Errorf("answer %d, want 404", code)
+	}
+	if n := tr.metric(t, "alertmanager_wecom_unknown_robot_requests_total"); n != 1 {
+		t.Errorf("unknown_robot_requests_total = %v, want 1", n)
+	}
+	if logs := tr.logs.String(); !strings.Contains(logs, "unknown robot") || !strings.Contains(logs, "robot=renamed") {
+		t.Errorf("no log line names the unknown robot:\n%s", logs)
+	}
+}
+
 func TestDryRunSendsNothing(t *testing.T) {
 	tr := newTestReceiver(t, Options{DryRun: true})
 	// Every robot's dry_run series exists from the start, as the others do.
