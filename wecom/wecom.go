@@ -203,6 +203,9 @@ func (e *StatusError) Error() string {
 
 var errInvalidMessage = errors.New("invalid message")
 
+// acceptedAnswer is WeCom's answer to a message it accepted, byte for byte.
+var acceptedAnswer = []byte(`{"errcode":0,"errmsg":"ok"}`)
+
 // maxAnswerBytes bounds how much of WeCom's answer is read.
 const maxAnswerBytes = 64 << 10
 
@@ -309,6 +312,9 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 	}
 	if a.status != http.StatusOK {
 		return &StatusError{Code: a.status}
+	}
+	if bytes.Equal(bytes.TrimSpace(a.body), acceptedAnswer) {
+		return nil // WeCom's answer to nearly every message: no need to decode it
 	}
 	var decoded struct {
 		Errcode *int   `json:"errcode"`
