@@ -66,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Default("32MiB").Bytes()
 	readTimeout := app.Flag("web.read-timeout", "Longest a client may take to send a request, headers and body: slow clients are cut off.").
 		Default("1m").Duration()
-	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long messages being sent may take to finish on SIGTERM; notifications waiting for budget are answered 503 at once.").
+	shutdownTimeout := app.Flag("web.shutdown-timeout", "How long messages being sent may take to finish on SIGTERM; notifications waiting for budget or a retry are answered 503 at once.").
 		Default("30s").Duration()
 	webFlags := kingpinflag.AddFlags(app, ":9096")
 	logConfig := &promslog.Config{}
@@ -193,7 +193,7 @@ func serve(opts serveOptions, logger *slog.Logger) int {
 				_ = reloader.Reload()
 				continue
 			}
-			logger.Info("Shutting down: finishing deliveries in flight, answering 503 to notifications waiting for budget", "signal", sig.String(), "timeout", opts.shutdownTimeout)
+			logger.Info("Shutting down: finishing messages being sent, answering 503 to notifications waiting for budget or a retry", "signal", sig.String(), "timeout", opts.shutdownTimeout)
 			ctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 			defer cancel()
 			recv.Shutdown()
