@@ -85,10 +85,20 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 		fmt.Fprintf(stderr, "FAILED: %s: %v\n", payloadFile, err)
 		return 1
 	}
-	rendered, err := state.Render(robot, n, receiver.Unlimited)
+	// As a send by a robot whose rate limit window is fresh: its budget
+	// decides whether content over WeCom's limit is split or truncated.
+	limit, budget := state.Config.Limit(robot), receiver.Unlimited
+	if limit.Messages > 0 {
+		budget = limit.Messages
+	}
+	rendered, err := state.Render(robot, n, budget)
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %v\n", err)
 		return 1
+	}
+	if rendered.Parts > 1 || rendered.OmittedAlerts > 0 {
+		fmt.Fprintf(stdout, "# over WeCom's byte limit: %d part(s), %d alert(s) left out, as sent with the whole rate limit (%d messages a %s) left; with less left, truncated sooner\n\n",
+			rendered.Parts, rendered.OmittedAlerts, limit.Messages, limit.Per)
 	}
 	for i, m := range rendered.Messages {
 		fmt.Fprintf(stdout, "# request %d of %d: POST <webhook of robot %s>\n", i+1, len(rendered.Messages), robotName)
@@ -99,7 +109,7 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintln(stdout, "# responders")
-	if len(rendered.Mentions) == 0 {
+	if len(rendered.Mentions) == 0 && !rendered.MentionAll {
 		fmt.Fprintln(stdout, "(none)")
 	}
 	// Where each mention went, read from the messages themselves.
@@ -120,6 +130,9 @@ func renderPayloadFile(stdout, stderr io.Writer, configFile, robotName, payloadF
 			how = "not mentioned: " + m.Reason
 		}
 		fmt.Fprintf(stdout, "%s: %s [%s]\n", m.Responder, how, strings.ReplaceAll(m.Outcome, "_", " "))
+	}
+	if rendered.MentionAll {
+		fmt.Fprintf(stdout, "@all: %s, mentioned_list\n", bottom)
 	}
 	return 0
 }
@@ -148,7 +161,8 @@ func healthcheck(stderr io.Writer, url, httpConfigFile string, listen []string) 
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "unhealthy: %s answered %d\n", url, resp.StatusCode)
+		// The URL as Go's client errors show it: without a password.
+		fmt.Fprintf(stderr, "unhealthy: %s answered %d\n", resp.Request.URL.Redacted(), resp.StatusCode)
 		return 1
 	}
 	return 0

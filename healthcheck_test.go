@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,23 @@ func TestHealthcheckMissingConfigExits1(t *testing.T) {
 	t.Logf("exit %d, stderr %q", code, errOut.String())
 	if code != 1 {
 		t.Errorf("healthcheck with a missing --http.config.file exits %d; an unhealthy/failed probe should exit 1 (Docker reserves 2)", code)
+	}
+}
+
+// TestHealthcheckHidesPassword: healthcheck --url with basic auth in the
+// URL prints no password when the answer is not 200, as Go's own client
+// errors do not; it printed the URL whole.
+func TestHealthcheckHidesPassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	url := strings.Replace(srv.URL, "http://", "http://probe:s3cr3t-pass@", 1) + "/-/healthy"
+	var stderr bytes.Buffer
+	if code := healthcheck(&stderr, url, "", nil); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(stderr.String(), "s3cr3t-pass") {
+		t.Errorf("healthcheck prints the password: %s", strings.TrimSpace(stderr.String()))
 	}
 }

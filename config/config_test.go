@@ -102,7 +102,7 @@ func TestLoadBad(t *testing.T) {
 		"bad_strategy":        `robots.ops: unknown strategy "email" (phone or mapping_table)`,
 		"key_is_url":          "robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key",
 		"key_file_is_url":     "robots.ops: key_file holds one of :/?=&%#, as a URL does: use url_file: for a full webhook URL, or give only the key",
-		"api_url":             `global.api_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send%zz" is not a valid http(s) URL`,
+		"api_url":             `global.api_url: (not shown: it does not parse as a URL, and may hold a password) is not a valid http(s) URL`,
 		"misplaced_key":       "yaml: unmarshal errors:\n  line 2: found a string where a mapping belongs",
 	} {
 		t.Run(file, func(t *testing.T) {
@@ -219,9 +219,13 @@ func TestErrorsHideKeys(t *testing.T) {
 		"key as a duration": {"global: {timeout: " + key + "}\n" + robotsOnly,
 			"unknown unit in duration"},
 		"key in api_url": {"global: {api_url: 'qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key + "'}\n" + robotsOnly,
-			`global.api_url: "qyapi.weixin.qq.com/cgi-bin/webhook/send" is not a valid http(s) URL`},
+			`global.api_url: (not shown: it does not parse as a URL, and may hold a password) is not a valid http(s) URL`},
 		"key in api_url user info": {"global: {api_url: 'ftp://" + key + "@qyapi.weixin.qq.com/cgi-bin/webhook/send'}\n" + robotsOnly,
 			`global.api_url: "ftp://qyapi.weixin.qq.com/cgi-bin/webhook/send" is not a valid http(s) URL`},
+		"password in an api_url without ://": {"global: {api_url: 'https//gw:s3cr3t-pass@gw.corp/cgi-bin/webhook/send'}\n" + robotsOnly,
+			`global.api_url: (not shown: it does not parse as a URL, and may hold a password) is not a valid http(s) URL`},
+		"key in a gateway path": {"global: {api_url: 'ftp://gw.corp/" + key + "/send'}\n" + robotsOnly,
+			`global.api_url: "ftp://gw.corp/<redacted>" is not a valid http(s) URL`},
 		"webhook URL as key": {"robots: {ops: {key: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key + "'}}\n",
 			"robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key"},
 	} {

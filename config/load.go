@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones in a scratch container too
@@ -23,6 +24,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 	"gopkg.in/yaml.v3"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 // Defaults of the global section.
@@ -156,7 +159,7 @@ func (c *Config) validateSharedKeys() error {
 
 func (g *GlobalConfig) validate() error {
 	if err := checkHTTPURL(g.APIURL); err != nil {
-		return fmt.Errorf("global.api_url: %q %w", redactURL(g.APIURL), err)
+		return fmt.Errorf("global.api_url: %s %w", shownURL(g.APIURL), err)
 	}
 	if g.Timeout <= 0 {
 		return fmt.Errorf("global.timeout: %s must be positive", g.Timeout)
@@ -537,21 +540,14 @@ func resolve(dir, path string) string {
 	return filepath.Join(dir, path)
 }
 
-// redactURL returns u without its user info, query and fragment, which may
-// hold a key. It is for errors, so u need not parse.
-func redactURL(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
+// shownURL is u as an error may show it: redacted as in logs, or, when u
+// does not parse as a URL with a host, not at all: a password may then
+// stand anywhere in it ("https//user:pass@gw").
+func shownURL(u string) string {
+	if parsed, err := url.Parse(u); err == nil && parsed.Host != "" {
+		return strconv.Quote(wecom.Redact(u))
 	}
-	rest := u
-	if _, after, ok := strings.Cut(u, "://"); ok {
-		rest = after
-	}
-	authority, _, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(authority, "@"); i >= 0 {
-		u = u[:len(u)-len(rest)] + rest[i+1:]
-	}
-	return u
+	return "(not shown: it does not parse as a URL, and may hold a password)"
 }
 
 var (

@@ -21,6 +21,9 @@ func Explain(state *State, robotName, labels, at string, firingFor time.Duration
 	if !ok {
 		return nil, fmt.Errorf("unknown robot %q", robotName)
 	}
+	if firingFor < 0 {
+		return nil, fmt.Errorf("firing for %s: a negative time would start the alert in the future", firingFor)
+	}
 	kv, err := responders.ParseLabels(labels)
 	if err != nil {
 		return nil, err
@@ -86,7 +89,12 @@ func ExplainHandler(recv *Receiver) http.Handler {
 				return
 			}
 		}
-		e, err := Explain(state, q.Get("robot"), q.Get("labels"), q.Get("at"), firingFor, q.Get("status") == "resolved")
+		status := q.Get("status")
+		if status != "" && status != "firing" && status != "resolved" {
+			http.Error(w, fmt.Sprintf("status: %q is neither firing nor resolved", status), http.StatusBadRequest)
+			return
+		}
+		e, err := Explain(state, q.Get("robot"), q.Get("labels"), q.Get("at"), firingFor, status == "resolved")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

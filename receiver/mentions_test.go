@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,32 @@ func TestAliasMentionedOnceByPhone(t *testing.T) {
 				t.Errorf("alice is mentioned %d times; mentions: %+v", mentions, r.Mentions)
 			}
 		})
+	}
+}
+
+// TestExplainRefusesBadParameters: a status other than firing or resolved,
+// and a negative firing_for, are 400; they were explained as firing, and
+// as an alert starting in the future.
+func TestExplainRefusesBadParameters(t *testing.T) {
+	tr := newTestReceiver(t, Options{})
+	srv := http.NewServeMux()
+	srv.Handle("GET /api/v1/explain", ExplainHandler(tr.recv))
+	for _, q := range []url.Values{
+		{"robot": {"phone"}, "labels": {"team=dba"}, "status": {"resolvd"}},
+		{"robot": {"phone"}, "labels": {"team=dba"}, "status": {"Resolved"}},
+		{"robot": {"phone"}, "labels": {"team=dba"}, "firing_for": {"-45m"}},
+	} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/explain?"+q.Encode(), nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("GET /api/v1/explain?%s answered %d, want 400", q.Encode(), rec.Code)
+		}
+	}
+	for _, status := range []string{"", "firing", "resolved"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/explain?robot=phone&labels=team%3Ddba&status="+status, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("status %q answered %d, want 200", status, rec.Code)
+		}
 	}
 }

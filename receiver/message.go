@@ -37,6 +37,8 @@ type Rendered struct {
 	Parts int
 	// OmittedAlerts is how many alerts were left out to fit WeCom's limit.
 	OmittedAlerts int
+	// MentionAll is set when the messages mention @all.
+	MentionAll bool
 }
 
 // Unlimited is the budget of a robot without a rate limit.
@@ -145,7 +147,7 @@ func (s *State) Render(robot *config.Robot, n *Notification, budget int) (*Rende
 
 func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {
 	robot := p.robot
-	out := &Rendered{Mentions: p.mentions}
+	out := &Rendered{Mentions: p.mentions, MentionAll: p.mentionAll}
 	contents, omitted, err := s.renderCards(p, budget)
 	if err != nil {
 		return nil, &templateError{err}

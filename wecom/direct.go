@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -242,6 +243,13 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	c.w.WriteString(u.RequestURI())
 	c.w.WriteString(" HTTP/1.1\r\nHost: ")
 	c.w.WriteString(u.Host)
+	if u.User != nil {
+		// A gateway of one's own may take basic auth in its URL, as
+		// net/http (and so the proxied path) sends it.
+		password, _ := u.User.Password()
+		c.w.WriteString("\r\nAuthorization: Basic ")
+		c.w.WriteString(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + password)))
+	}
 	c.w.WriteString("\r\nUser-Agent: alertmanager-wecom\r\nContent-Type: application/json\r\nContent-Length: ")
 	c.w.WriteString(strconv.Itoa(len(body)))
 	c.w.WriteString("\r\n\r\n")

@@ -499,3 +499,25 @@ func TestDirectTLSStrayBytesAfterAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectSendsURLBasicAuth: a url robot whose gateway takes basic auth
+// in the URL's user info (https://user:pass@gw/...) authenticates, as
+// net/http does; the direct client sent no Authorization and got 401.
+func TestDirectSendsURLBasicAuth(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != "gw" || p != "pass" {
+			got = r.Header.Get("Authorization")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	defer srv.Close()
+	c := testClient(5 * time.Second)
+	url := strings.Replace(srv.URL, "http://", "http://gw:pass@", 1) + "/wecom/send?key=k"
+	if err := c.Send(context.Background(), url, NewMessage(MsgTypeText, "hi")); err != nil {
+		t.Errorf("Send: %v (Authorization sent: %q)", err, got)
+	}
+}
