@@ -3,6 +3,8 @@ package receiver
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/config"
 	"github.com/alertmanager-wecom/alertmanager-wecom/templates"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
@@ -351,5 +354,105 @@ func TestUnitNotPostedHalf(t *testing.T) {
 	}
 	if got := tr.fake.AcceptedFor("key-phoneonly"); len(got) != 1 {
 		t.Errorf("WeCom accepted %d messages, want only the first notification's: the card went without its companion", len(got))
+	}
+}
+
+// withTemplateFile adds a templates: file holding text to the test config.
+func withTemplateFile(t *testing.T, text string) func(string) string {
+	path := filepath.Join(t.TempDir(), "my.tmpl")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(cfg string) string { return "templates: ['" + path + "']\n" + cfg }
+}
+
+// TestEmptyCompanionFallsBack: a user's companion template printing the
+// common summary renders nothing for alerts without one; the embedded
+// companion line goes instead. The companion went empty: refused with
+// 502 on every retry, and every phone mention lost.
+func TestEmptyCompanionFallsBack(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, withTemplateFile(t, `{{ define "wecom.default.mention" }}{{ .CommonAnnotations.summary }}{{ end }}`))
+	code, body := tr.post(t, "phone", notification(t, "firing",
+		template.KV{"alertname": "MySQLReplicationLag", "team": "dba", "severity": "critical"}))
+	if code != http.StatusOK {
+		t.Errorf("status %d: %s", code, strings.TrimSpace(body))
+	}
+	for _, r := range tr.fake.AcceptedFor("key-phone") {
+		t.Logf("%s %q", r.Message.MsgType, r.Message.Content())
+	}
+	for _, a := range tr.fake.Answers() {
+		if a.Errcode != 0 {
+			t.Errorf("WeCom answered errcode %d", a.Errcode)
+		}
+	}
+}
+
+// TestSplitPartThatCannotRenderTruncates: a header that reads the first
+// firing alert when the group fires holds for every payload Alertmanager
+// can send, but not for a split part of resolved alerts only; the
+// notification is truncated instead. It failed with 500 on every retry.
+func TestSplitPartThatCannotRenderTruncates(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + `  custom:      {key: key-custom, overflow: split, message: '## {{ if eq .Status "firing" }}{{ (index .Alerts.Firing 0).Labels.severity | toUpper }} {{ end }}{{ .CommonLabels.alertname }}{{ range .Alerts }}
+    - {{ .Status }} {{ .Labels.instance }}{{ end }}'}` + "\n"
+	})
+	state := tr.recv.State()
+	n := decodedNotification(t, diskFull(80)...)
+	for i := 10; i < len(n.Alerts); i++ {
+		n.Alerts[i].Status = "resolved"
+	}
+	whole, err := state.Templates.Execute(state.message(state.Config.Robots["custom"]), state.prepareNotification(state.Config.Robots["custom"], n).data)
+	if err != nil {
+		t.Fatalf("the whole notification does not render either: %v", err)
+	}
+	t.Logf("whole notification renders fine: %d bytes (over 4096)", len(whole))
+	if _, err := state.Render(state.Config.Robots["custom"], n, Unlimited); err != nil {
+		t.Errorf("Render: %v", err)
+	}
+}
+
+// TestSplitOfRepeatedCutsTruncates: a template whose own text (a long
+// common description) is over the limit is truncated to one card; a split
+// sent one identical cut card per alert, none showing an alert.
+func TestSplitOfRepeatedCutsTruncates(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + `  custom:      {key: key-custom, message: '### {{ .CommonLabels.alertname }} {{ .CommonAnnotations.description }}{{ range .Alerts }}
+    - {{ .Labels.instance }}{{ end }}'}` + "\n"
+	})
+	state := tr.recv.State()
+	n := decodedNotification(t, diskFull(12)...)
+	desc := strings.Repeat("stack frame at line 42; ", 200) // 4.8 kB
+	n.CommonAnnotations = template.KV{"description": desc}
+	r, err := state.Render(state.Config.Robots["custom"], n, 20) // WeCom's 20 a minute, all free
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Parts != 1 || r.OmittedAlerts != 11 {
+		t.Errorf("%d parts, %d alerts said left out; want one card saying 11 are not shown", r.Parts, r.OmittedAlerts)
+	}
+}
+
+// TestBrokenCompanionTemplateRefusedAtLoad: a companion template that
+// cannot render is refused at load; it passed the config check and reloads
+// (the sample mentions nobody) and failed when someone was to be mentioned.
+func TestBrokenCompanionTemplateRefusedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "my.tmpl"), []byte(`{{ define "wecom.default.mention" }}{{ template "wecom.mention.title" . }}{{ end }}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]byte(`
+templates: ['*.tmpl']
+members: [{email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}]
+responders: [{matchers: ['team="dba"'], members: [alice@corp.com]}]
+robots:
+  ops: {key: k, msgtype: markdown}
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := NewState(cfg)
+	if err == nil {
+		_, err = state.Render(cfg.Robots["ops"], decodedNotification(t, template.KV{"alertname": "A", "team": "dba"}), Unlimited)
+		t.Errorf("NewState accepted the templates; a notification then fails: %v", err)
 	}
 }

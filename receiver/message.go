@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -154,12 +155,25 @@ func (s *State) renderPrepared(p *prepared, budget int) (*Rendered, error) {
 	}
 	out.Parts, out.OmittedAlerts = len(contents), omitted
 	out.Messages, err = assemble(robot, contents, p.mentions, p.mentionAll, func() (string, error) {
-		return s.Templates.Execute(templates.MentionMessage(robot.Language), p.data)
+		return s.companionText(p)
 	})
 	if err != nil {
 		return nil, &templateError{err}
 	}
 	return out, nil
+}
+
+// companionText renders the companion text message of p with the robot's
+// mention template, or, when that renders nothing (a template of one's own
+// printing an annotation the alerts do not share), with the embedded one:
+// an empty companion is refused by WeCom (44004), and every mention it
+// carries would be lost.
+func (s *State) companionText(p *prepared) (string, error) {
+	text, err := s.Templates.Execute(templates.MentionMessage(p.robot.Language), p.data)
+	if err != nil || strings.TrimSpace(text) != "" {
+		return text, err
+	}
+	return s.Templates.Execute(templates.BuiltinMentionMessage(p.robot.Language), p.data)
 }
 
 // templateError is a notification the robot's templates cannot render: no
@@ -180,38 +194,41 @@ func (s *State) renderCards(p *prepared, budget int) ([]string, int, error) {
 		return []string{content}, 0, err
 	}
 
+	// Parts that cannot all be rendered are truncated instead: a template
+	// that holds for whatever Alertmanager sends may not for a part (the
+	// first firing alert of a part of resolved ones), and a template whose
+	// own text fills a card makes every part the same (errPartsRepeat).
 	alerts := append(p.data.Alerts.Firing(), p.data.Alerts.Resolved()...)
 	split := robot.Overflow == config.OverflowSplit
 	if robot.Overflow == "" && len(content)/limit+2 <= budget {
 		// Automatic: split only when every part, and a companion, can go
 		// now; the whole rendering's size tells when they surely cannot.
-		parts, err := r.split(alerts, limit)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(parts)+1 <= budget {
+		if parts, err := r.split(alerts, limit); err == nil && len(parts)+1 <= budget {
 			return parts, 0, nil
 		}
 	}
 	if split {
-		parts, err := r.split(alerts, limit)
-		if err != nil {
-			return nil, 0, err
-		}
 		// Parts and a companion go together or not at all: more than the
 		// robot may send in a window could never go, and every retry would
 		// post the first parts again. Those are truncated instead.
-		messages := len(parts)
-		if needsCompanion(p, parts[0]) {
-			messages++
-		}
-		if n := s.Config.Limit(robot).Messages; n <= 0 || messages <= n {
-			return parts, 0, nil
+		if parts, err := r.split(alerts, limit); err == nil {
+			messages := len(parts)
+			if needsCompanion(p, parts[0]) {
+				messages++
+			}
+			if n := s.Config.Limit(robot).Messages; n <= 0 || messages <= n {
+				return parts, 0, nil
+			}
 		}
 	}
 	c, omitted, err := r.truncate(alerts, limit)
 	return []string{c}, omitted, err
 }
+
+// errPartsRepeat is a split whose parts would all be the same cut card: the
+// template's own text (a long common annotation) fills it, whatever alert
+// the part holds.
+var errPartsRepeat = errors.New("every part is the template's own text, cut")
 
 // cardRenderer renders one prepared notification over subsets of its alerts.
 type cardRenderer struct {
@@ -290,7 +307,8 @@ const partMarkerBytes = 16
 
 // split renders alerts into parts that each fit limit, each a whole
 // rendering of the template (so the header repeats), numbered "(i/n)";
-// mentions stay in the first part. An alert too large on its own is cut.
+// mentions stay in the first part. An alert too large on its own is cut;
+// when the cut is the same as the part before it, errPartsRepeat.
 func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error) {
 	var parts []string
 	for len(alerts) > 0 {
@@ -304,6 +322,9 @@ func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error)
 				return nil, err
 			}
 			k, c = 1, wecom.Cut(c, limit-partMarkerBytes-len("\n…"))+"\n…"
+			if len(parts) > 0 && c == parts[len(parts)-1] {
+				return nil, errPartsRepeat
+			}
 		}
 		parts = append(parts, c)
 		alerts = alerts[k:]

@@ -302,9 +302,19 @@ func DefaultMessage(msgtype, language string) string {
 }
 
 // MentionMessage returns the template text of the companion text message
-// that carries mentions at its bottom: one short line, never empty.
+// that carries mentions at its bottom: one short line.
 func MentionMessage(language string) string {
 	return templateCall(language, "mention")
+}
+
+// BuiltinMentionMessage returns the template text of the embedded default
+// companion line, which a file of one's own redefining wecom.*.mention
+// does not replace: never empty, for when that one renders nothing.
+func BuiltinMentionMessage(language string) string {
+	if language != "zh" {
+		language = "en"
+	}
+	return `{{ template "__wecom_mention" (wecomView . "text" "` + language + `") }}`
 }
 
 // DigestMessage returns the template text of one notification's compact
