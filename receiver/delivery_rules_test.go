@@ -432,27 +432,72 @@ func TestSplitOfRepeatedCutsTruncates(t *testing.T) {
 	}
 }
 
-// TestBrokenCompanionTemplateRefusedAtLoad: a companion template that
-// cannot render is refused at load; it passed the config check and reloads
-// (the sample mentions nobody) and failed when someone was to be mentioned.
-func TestBrokenCompanionTemplateRefusedAtLoad(t *testing.T) {
+// TestSplitWithTwoIdenticalCutsKeepsEveryAlert: two alerts sharing one long
+// description (the same stack trace on two hosts) are cut the same way;
+// that is no reason to give up splitting, which left the 10 other alerts
+// out of a robot set to overflow: split.
+func TestSplitWithTwoIdenticalCutsKeepsEveryAlert(t *testing.T) {
+	tr := newTestReceiver(t, Options{}, func(cfg string) string {
+		return cfg + `  custom:      {key: key-custom, overflow: split, message: '### {{ .CommonLabels.alertname }}{{ range .Alerts }}
+    - {{ .Annotations.description }} ({{ .Labels.instance }}){{ end }}'}` + "\n"
+	})
+	state := tr.recv.State()
+	robot := state.Config.Robots["custom"]
+	n := decodedNotification(t, diskFull(12)...)
+	trace := strings.Repeat("stack frame at line 42; ", 200) // 4.8 kB, the same panic on two hosts
+	for i := range n.Alerts {
+		n.Alerts[i].Annotations = map[string]string{"description": "disk almost full"}
+	}
+	n.Alerts[0].Annotations["description"] = trace
+	n.Alerts[1].Annotations["description"] = trace
+	r, err := state.Render(robot, n, Unlimited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OmittedAlerts > 0 {
+		t.Errorf("overflow: split, no rate limit: %d of 12 alerts left out (the 10 small, distinct ones among them); want every alert in some part", r.OmittedAlerts)
+	}
+}
+
+// TestCompanionTemplateCheckedAtLoad: a companion template of one's own
+// that cannot render is refused at load for a robot that may send a
+// companion; it passed (the sample mentions nobody) and failed when
+// someone was to be mentioned. A text robot, which carries its mentions
+// itself, is not refused for it.
+func TestCompanionTemplateCheckedAtLoad(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "my.tmpl"), []byte(`{{ define "wecom.default.mention" }}{{ template "wecom.mention.title" . }}{{ end }}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load([]byte(`
+	for _, msgtype := range []string{"markdown", "text"} {
+		t.Run(msgtype, func(t *testing.T) {
+			cfg, err := config.Load([]byte(`
 templates: ['*.tmpl']
 members: [{email: alice@corp.com, name: Alice Zhang, phone: "13800001111"}]
 responders: [{matchers: ['team="dba"'], members: [alice@corp.com]}]
 robots:
-  ops: {key: k, msgtype: markdown}
+  ops: {key: k, msgtype: `+msgtype+`}
 `), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, err := NewState(cfg)
-	if err == nil {
-		_, err = state.Render(cfg.Robots["ops"], decodedNotification(t, template.KV{"alertname": "A", "team": "dba"}), Unlimited)
-		t.Errorf("NewState accepted the templates; a notification then fails: %v", err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, err := NewState(cfg)
+			if msgtype == "markdown" {
+				if err == nil {
+					t.Error("NewState accepted a companion template that cannot render")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewState refused a text robot, which sends no companion: %v", err)
+			}
+			r, err := state.Render(cfg.Robots["ops"], decodedNotification(t, template.KV{"alertname": "A", "team": "dba"}), Unlimited)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Messages[0].Text.MentionedMobileList; len(got) != 1 || got[0] != "13800001111" {
+				t.Errorf("the text robot mentions %v, want Alice's phone", got)
+			}
+		})
 	}
 }

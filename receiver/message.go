@@ -308,7 +308,7 @@ const partMarkerBytes = 16
 // split renders alerts into parts that each fit limit, each a whole
 // rendering of the template (so the header repeats), numbered "(i/n)";
 // mentions stay in the first part. An alert too large on its own is cut;
-// when the cut is the same as the part before it, errPartsRepeat.
+// when every part is the same cut card, errPartsRepeat.
 func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error) {
 	var parts []string
 	for len(alerts) > 0 {
@@ -322,12 +322,12 @@ func (r cardRenderer) split(alerts template.Alerts, limit int) ([]string, error)
 				return nil, err
 			}
 			k, c = 1, wecom.Cut(c, limit-partMarkerBytes-len("\n…"))+"\n…"
-			if len(parts) > 0 && c == parts[len(parts)-1] {
-				return nil, errPartsRepeat
-			}
 		}
 		parts = append(parts, c)
 		alerts = alerts[k:]
+	}
+	if len(parts) > 1 && !slices.ContainsFunc(parts, func(p string) bool { return p != parts[0] }) {
+		return nil, errPartsRepeat
 	}
 	if len(parts) > 1 {
 		for i := range parts {

@@ -68,7 +68,11 @@ func NewState(cfg *config.Config) (*State, error) {
 		if _, err := s.digest(robot, []*prepared{p, p}, Unlimited); err != nil {
 			return nil, err
 		}
-		// The sample mentions nobody, so Render made no companion.
+		// The sample mentions nobody, so Render made no companion; only a
+		// robot that mentions, in a card that cannot, ever sends one.
+		if robot.MsgType == config.MsgTypeText || !robot.MentionEnabled() {
+			continue
+		}
 		if _, err := s.companionText(p); err != nil {
 			return nil, fmt.Errorf("render mention message of robot %s: %w (rendered for a sample notification: alert ConfigCheck, firing and resolved)", name, err)
 		}
