@@ -96,7 +96,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 			firing = firing || preps[i].data.FiringTotal > 0
 		}
 		messages, err := assemble(robot, contents, union, mentionAll, func() (string, error) {
-			return companionText(robot.Language, len(merged), firing), nil
+			return digestCompanion(robot.Language, len(merged), firing), nil
 		})
 		if err != nil {
 			return nil, err
@@ -189,11 +189,11 @@ func digestHeader(robot *config.Robot, notifications, part, parts int) string {
 	return "### " + h
 }
 
-// companionText is the digest's companion text message, as the default
+// digestCompanion is the digest's companion text message, as the default
 // templates' (wecom.default.mention) for one notification: the title,
 // then a call to look while any of its notifications fires, else that all
 // are resolved (on a robot that mentions on resolved ones too).
-func companionText(language string, notifications int, firing bool) string {
+func digestCompanion(language string, notifications int, firing bool) string {
 	w := templates.WordsIn(language)
 	if firing {
 		return fmt.Sprintf(w.Digest, notifications) + ": " + w.Look

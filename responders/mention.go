@@ -61,7 +61,7 @@ func Distinct(cfg *config.Config, robot *config.Robot, mentions []Mention) []Men
 		if t := robot.Mention.MappingTable; account == "" && m.Phone != "" && t != "" {
 			account, _ = cfg.UserID(t, m.Email)
 		}
-		if slices.ContainsFunc(out, func(o Mention) bool { return o.is(m.Responder) }) || account != "" && slices.Contains(accounts, account) {
+		if slices.ContainsFunc(out, func(o Mention) bool { return o.ID() == m.ID() }) || account != "" && slices.Contains(accounts, account) {
 			continue
 		}
 		out = append(out, m)

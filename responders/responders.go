@@ -38,11 +38,6 @@ func (r Responder) ID() string {
 	return "name:" + r.Name
 }
 
-// is reports whether r and o are the same responder: ID without building it.
-func (r Responder) is(o Responder) bool {
-	return r.Email == o.Email && (r.Email != "" || r.Name == o.Name)
-}
-
 // Set is the responders of a notification, in a stable order.
 type Set struct {
 	Responders []Responder

@@ -34,8 +34,9 @@ type Data struct {
 	Responders []Responder
 	// Mentions renders the mentions a template places inline: <@userid>
 	// tokens for people mentioned inline (markdown only), plain names for
-	// everyone else, as a list in the robot's language (see Comma). Until Execute has rendered, an
-	// inline mention stands there as InlineMention(i), for InlineMentions[i].
+	// everyone else, as a list in the robot's language (Words.Comma).
+	// Until Execute has rendered, an inline mention stands there as
+	// InlineMention(i), for InlineMentions[i].
 	Mentions string
 	// InlineMentions are the WeCom user ids that Mentions mentions inline.
 	InlineMentions []string
@@ -405,13 +406,14 @@ func sanitizeKV(kv template.KV) template.KV {
 }
 
 // Neutralize makes untrusted alert text safe to place in a WeCom message:
-// invalid UTF-8 becomes U+FFFD, the other line breaks of Unicode (\v, \f,
-// U+0085, U+2028, U+2029; some clients break lines at them) become \n, so
-// that whatever keeps text on one line sees them, control characters other
-// than \n and \t are dropped, and text WeCom could read as a mention is defused: "<@" becomes
-// "<＠", and "@all" in any case, unless a letter, digit, '_', '-' or '.'
-// follows (an e-mail address, a path such as /@allegro-team), becomes
-// "＠all". The result holds neither, and Neutralize is idempotent.
+// invalid UTF-8 becomes U+FFFD; the other line breaks of Unicode (\v, \f,
+// U+0085, U+2028, U+2029, at which some clients break lines) become \n,
+// so that whatever keeps text on one line sees them; control characters
+// other than \n and \t are dropped; and text WeCom could read as a
+// mention is defused: "<@" becomes "<＠", and "@all" in any case, unless a
+// letter, digit, '_', '-' or '.' follows (an e-mail address, a path such
+// as /@allegro-team), becomes "＠all". The result holds neither, and
+// Neutralize is idempotent.
 func Neutralize(s string) string {
 	if safe(s) {
 		return s // the common case: no copy

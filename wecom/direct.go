@@ -219,6 +219,32 @@ func (d *direct) closeIdle() {
 	}
 }
 
+// alive reports whether an idle connection is still open and silent: the
+// server has neither closed it nor written to it (an idle HTTP/1.1
+// connection gets nothing unasked), as net/http's background read of an
+// idle connection would have noticed, so that a post never goes out on a
+// connection the server already closed, and is never sent twice for that.
+func (c *directConn) alive() bool {
+	if c.r.Buffered() > 0 {
+		return false
+	}
+	conn := c.Conn
+	if t, ok := conn.(*tls.Conn); ok {
+		// tls.Conn reads whole records ahead, where neither c.r nor the
+		// socket shows them: a read that cannot wait finds one. Its
+		// timeout is not a lasting error for tls.Conn.
+		_ = t.SetReadDeadline(aLongTimeAgo)
+		_, err := c.r.Peek(1)
+		_ = t.SetReadDeadline(time.Time{})
+		var timeout net.Error
+		if !errors.As(err, &timeout) || !timeout.Timeout() {
+			return false
+		}
+		conn = t.NetConn()
+	}
+	return socketSilent(conn)
+}
+
 // aLongTimeAgo is a deadline in the past, which makes blocked reads and
 // writes return at once.
 var aLongTimeAgo = time.Unix(1, 0)
