@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/prometheus/alertmanager/template"
 )
@@ -21,7 +22,7 @@ import (
 // into what the first left, and strings get invalid UTF-8 replaced, all
 // as encoding/json does.
 func decodePayload(data []byte, n *Notification) error {
-	d := &payloadDecoder{data: data}
+	d := &payloadDecoder{data: data, text: string(data)}
 	d.space()
 	if d.literal("null") {
 		// encoding/json leaves the target as it is.
@@ -37,7 +38,11 @@ func decodePayload(data []byte, n *Notification) error {
 
 // payloadDecoder reads one JSON document.
 type payloadDecoder struct {
-	data  []byte
+	data []byte
+	// text is data as a string, copied once: a string value or key without
+	// escapes is a substring of it (see own) rather than an allocation of
+	// its own. Nothing the receiver keeps past a request holds one.
+	text  string
 	pos   int
 	depth int
 	// typeErr is the first value of the wrong type: like encoding/json,
@@ -266,7 +271,21 @@ func (d *payloadDecoder) digits() {
 // surrogate and each byte of invalid UTF-8 replaced by U+FFFD.
 func (d *payloadDecoder) string() (string, error) {
 	b, err := d.stringBytes()
-	return string(b), err
+	return d.own(b), err
+}
+
+// own returns b as a string: a substring of text when b is bytes of the
+// document itself (as stringBytes returns a string without escapes), a
+// copy otherwise.
+func (d *payloadDecoder) own(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(d.data))))
+	if off >= 0 && off+len(b) <= len(d.data) && &d.data[off] == &b[0] {
+		return d.text[off : off+len(b)]
+	}
+	return string(b)
 }
 
 // stringBytes is string without the copy where the string needs no change:
@@ -416,7 +435,7 @@ func (d *payloadDecoder) kv(dst *template.KV, field string) error {
 			if err := d.stringField(&value, field); err != nil {
 				return err
 			}
-			m[string(name)] = value
+			m[d.own(name)] = value
 			return nil
 		})
 	case 'n':

@@ -112,7 +112,7 @@ func loadZone(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, err
 	}
-	zones.Store(name, loc)
+	zones.Store(strings.Clone(name), loc) // not a substring of a request body, kept alive by the cache
 	return loc, nil
 }
 

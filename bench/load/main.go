@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -41,8 +42,13 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "how long to post (throughput)")
 	groups := flag.Int("groups", 200, "distinct groups (storm)")
 	spread := flag.Duration("spread", 5*time.Second, "time the storm's groups arrive in (storm)")
+	lean := flag.Bool("lean", true, "throughput: the fake WeCom reads HTTP itself (wecomtest.LeanServer) rather than through net/http (wecomtest.Server), to leave more of the machine to the receiver; both check every message")
+	procs := flag.Int("procs", 1, "throughput: GOMAXPROCS of the load program itself (the receiver's own is left alone); one P costs the load side the least scheduling, which leaves more of a 2-core machine to the receiver")
 	cpuProfile := flag.String("cpuprofile", "", "write the load program's own CPU profile (load generator and fake WeCom) to this file")
 	flag.Parse()
+	if *mode == "throughput" && *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -58,7 +64,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "throughput":
-		err = throughput(*bin, *payloadFile, *conns, *duration)
+		err = throughput(*bin, *payloadFile, *conns, *duration, *lean)
 	case "storm":
 		err = storm(*bin, *groups, *spread)
 	default:
@@ -84,15 +90,16 @@ func config(apiURL, global string) string {
 `, apiURL, global, harness.Directory, key)
 }
 
-func throughput(bin, payloadFile string, conns int, duration time.Duration) error {
+func throughput(bin, payloadFile string, conns int, duration time.Duration, lean bool) error {
 	payload, err := os.ReadFile(payloadFile)
 	if err != nil {
 		return err
 	}
-	fake := wecomtest.NewServer()
+	fake, err := newCountingFake(lean)
+	if err != nil {
+		return err
+	}
 	defer fake.Close()
-	fake.Limit, fake.CountOnly = 0, true
-	fake.AddRobot(key)
 	// The same payload again and again: the duplicate window is off, so
 	// that every notification is posted.
 	r, err := harness.Start(bin, config(fake.APIURL(), "  rate_limit: {messages: 0}\n  dedup_window: 0s"))
@@ -155,16 +162,47 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration) erro
 		"notifications_ok":                 ok.Load(),
 		"notifications_failed":             failed.Load(),
 		"notifications_per_s":              float64(ok.Load()) / elapsed.Seconds(),
-		"wecom_messages":                   fake.Count(),
+		"wecom_messages":                   fake.Accepted(),
+		"wecom_refused":                    fake.Refused(),
 		"latency_p50_ms":                   harness.Ms(harness.Percentile(all, 0.50)),
 		"latency_p99_ms":                   harness.Ms(harness.Percentile(all, 0.99)),
 		"receiver_peak_rss_mib":            r.PeakRSS(),
 		"receiver_cpu_us_per_notification": cpu * 1e6 / float64(max(ok.Load(), 1)),
 		"receiver_cpu_share_of_2_cores":    cpu / elapsed.Seconds() / 2,
-		"messages_per_notification":        float64(fake.Count()) / float64(max(ok.Load(), 1)),
+		"messages_per_notification":        float64(fake.Accepted()) / float64(max(ok.Load(), 1)),
 	})
+	if n := fake.Refused(); n > 0 {
+		return fmt.Errorf("the fake WeCom refused %d messages", n)
+	}
 	return nil
 }
+
+// countingFake is a fake WeCom without a rate limit that counts what it accepted and refused.
+type countingFake interface {
+	APIURL() string
+	Accepted() int64
+	Refused() int64
+	Close()
+}
+
+// newCountingFake starts a wecomtest.LeanServer, or when lean is false
+// the net/http wecomtest.Server, which costs the machine more CPU a message.
+func newCountingFake(lean bool) (countingFake, error) {
+	if lean {
+		return wecomtest.NewLeanServer(key)
+	}
+	fake := wecomtest.NewServer()
+	fake.Limit, fake.CountOnly = 0, true
+	fake.AddRobot(key)
+	return serverCounts{fake}, nil
+}
+
+// serverCounts is a wecomtest.Server as a countingFake.
+type serverCounts struct{ *wecomtest.Server }
+
+func (s serverCounts) Accepted() int64 { return int64(s.Count()) }
+
+func (s serverCounts) Refused() int64 { return int64(len(s.Answers())) } // CountOnly records only refusals
 
 func storm(bin string, groups int, spread time.Duration) error {
 	fake := wecomtest.NewServer()

@@ -207,18 +207,8 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		s.answer(w, key, wecom.ErrcodeInvalidKey, "invalid webhook url")
 		return
 	}
-	if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
-		s.answer(w, key, wecom.ErrcodeInvalidParam, "invalid parameter: content type")
-		return
-	}
-	var msg wecom.Message
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&msg); err != nil {
-		s.answer(w, key, wecom.ErrcodeInvalidParam, "invalid parameter: "+err.Error())
-		return
-	}
-	if code, why := check(&msg, body); code != 0 {
+	msg, code, why := Validate(req.Header.Get("Content-Type"), body)
+	if code != 0 {
 		s.answer(w, key, code, why)
 		return
 	}
@@ -252,6 +242,23 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	s.mu.Unlock()
 	s.answer(w, key, 0, "ok")
+}
+
+// Validate returns the message in a request's body, or the errcode WeCom
+// answers for it and why: a content type other than JSON, a body that is not
+// a message (unknown fields included), or a message WeCom refuses.
+func Validate(contentType string, body []byte) (wecom.Message, int, string) {
+	var msg wecom.Message
+	if !strings.HasPrefix(contentType, "application/json") {
+		return msg, wecom.ErrcodeInvalidParam, "invalid parameter: content type"
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&msg); err != nil {
+		return msg, wecom.ErrcodeInvalidParam, "invalid parameter: " + err.Error()
+	}
+	code, why := check(&msg, body)
+	return msg, code, why
 }
 
 // check returns the errcode WeCom answers for msg, and why, or 0.

@@ -1,0 +1,110 @@
+package wecomtest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
+)
+
+// errcodeOf posts body to url and returns the errcode WeCom's answer carries.
+func errcodeOf(t *testing.T, client *http.Client, url, contentType, body string) int {
+	t.Helper()
+	resp, err := client.Post(url, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", resp.StatusCode, raw)
+	}
+	var answer struct{ Errcode *int }
+	if err := json.Unmarshal(raw, &answer); err != nil || answer.Errcode == nil {
+		t.Fatalf("answer %q is not WeCom's: %v", raw, err)
+	}
+	return *answer.Errcode
+}
+
+// TestLeanServerRefusesWhatServerRefuses holds the load programs' fake to
+// the tests' fake: the same requests, the same errcodes.
+func TestLeanServerRefusesWhatServerRefuses(t *testing.T) {
+	const key = "lean-key"
+	full := NewServer()
+	defer full.Close()
+	full.Limit = 0
+	full.AddRobot(key)
+	lean, err := NewLeanServer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+
+	message := func(msgtype, content string) string {
+		b, _ := json.Marshal(wecom.NewMessage(msgtype, content))
+		return string(b)
+	}
+	cases := []struct {
+		name, query, contentType, body string
+		want                           int
+	}{
+		{"markdown", "?key=" + key, "application/json", message("markdown", "## 告警 🔥"), 0},
+		{"text with mentions", "?key=" + key, "application/json", `{"msgtype":"text","text":{"content":"hi","mentioned_mobile_list":["13800001111"]}}`, 0},
+		{"markdown at the limit", "?key=" + key, "application/json", message("markdown", strings.Repeat("告", 4096/3)), 0},
+		{"markdown over the limit", "?key=" + key, "application/json", message("markdown", strings.Repeat("告", 4096/3+1)), wecom.ErrcodeInvalidParam},
+		{"text over the limit", "?key=" + key, "application/json", message("text", strings.Repeat("x", 2049)), wecom.ErrcodeInvalidParam},
+		{"unknown msgtype", "?key=" + key, "application/json", `{"msgtype":"news","markdown":{"content":"x"}}`, wecom.ErrcodeInvalidMsgType},
+		{"body of another msgtype", "?key=" + key, "application/json", `{"msgtype":"text","markdown":{"content":"x"}}`, wecom.ErrcodeInvalidParam},
+		{"empty content", "?key=" + key, "application/json", message("markdown", ""), wecom.ErrcodeEmptyContent},
+		{"unknown field", "?key=" + key, "application/json", `{"msgtype":"markdown","markdown":{"content":"x","mentioned_list":["a"]}}`, wecom.ErrcodeInvalidParam},
+		{"bad mobile", "?key=" + key, "application/json", `{"msgtype":"text","text":{"content":"x","mentioned_mobile_list":["<@bob>"]}}`, wecom.ErrcodeInvalidParam},
+		{"not UTF-8", "?key=" + key, "application/json", "{\"msgtype\":\"markdown\",\"markdown\":{\"content\":\"\xff\"}}", wecom.ErrcodeInvalidParam},
+		{"not JSON", "?key=" + key, "application/json", "msgtype=markdown", wecom.ErrcodeInvalidParam},
+		{"form content type", "?key=" + key, "application/x-www-form-urlencoded", message("markdown", "x"), wecom.ErrcodeInvalidParam},
+		{"other key", "?key=other", "application/json", message("markdown", "x"), wecom.ErrcodeInvalidKey},
+		{"no key", "", "application/json", message("markdown", "x"), wecom.ErrcodeInvalidKey},
+	}
+	client := &http.Client{} // one keep-alive connection to each, for every case in turn
+	accepted := 0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			gotFull := errcodeOf(t, client, full.APIURL()+c.query, c.contentType, c.body)
+			gotLean := errcodeOf(t, client, lean.APIURL()+c.query, c.contentType, c.body)
+			if gotFull != c.want || gotLean != c.want {
+				t.Errorf("errcode: Server %d, LeanServer %d, want %d", gotFull, gotLean, c.want)
+			}
+		})
+		if c.want == 0 {
+			accepted++
+		}
+	}
+	if got := lean.Accepted(); got != int64(accepted) {
+		t.Errorf("LeanServer accepted %d, want %d", got, accepted)
+	}
+	if got := lean.Refused(); got != int64(len(cases)-accepted) {
+		t.Errorf("LeanServer refused %d, want %d", got, len(cases)-accepted)
+	}
+}
+
+// TestLeanServerRefusesWhatItDoesNotRead: a chunked body is answered 400
+// and counted, not taken as a message.
+func TestLeanServerRefusesWhatItDoesNotRead(t *testing.T) {
+	lean, err := NewLeanServer("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+	req, _ := http.NewRequest(http.MethodPost, lean.APIURL()+"?key=k", io.MultiReader(strings.NewReader(`{"msgtype":"text",`), strings.NewReader(`"text":{"content":"x"}}`)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req) // no ContentLength: sent chunked
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || lean.Refused() != 1 || lean.Accepted() != 0 {
+		t.Errorf("HTTP %d, refused %d, accepted %d; want 400, 1, 0", resp.StatusCode, lean.Refused(), lean.Accepted())
+	}
+}
