@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -283,6 +284,15 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	if err := c.w.Flush(); err != nil {
 		return answer{}, false, false, err
 	}
+	// Wait for the answer to start, then take it from the buffer if it is
+	// of the common shape.
+	if _, err := c.r.Peek(1); err != nil {
+		return answer{}, false, true, err
+	}
+	if a, n, ok := plainAnswer(c.r); ok {
+		_, _ = c.r.Discard(n)
+		return a, c.r.Buffered() == 0, true, nil
+	}
 	resp, err := http.ReadResponse(c.r, nil)
 	// An informational answer (100 Continue, 103 Early Hints) comes before
 	// the answer, which a client must take unasked (RFC 9110, 15.2).
@@ -301,4 +311,53 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 	// start, unless the server is closing it or sent more than its
 	// Content-Length said, which the next post would read as its answer.
 	return a, !resp.Close && c.r.Buffered() == 0, true, nil
+}
+
+// plainAnswer reads the answer at the start of r's buffer without consuming
+// it, when it is of the shape WeCom answers (and the load programs' fake
+// does): "HTTP/1.1 200", a Content-Length, no Transfer-Encoding or
+// Connection header, head and body all arrived. n is its length in the
+// buffer. ok is false for any other answer, which http.ReadResponse then
+// reads in full: the common answer costs no allocation but its body's copy.
+func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
+	buf, _ := r.Peek(r.Buffered())
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		return answer{}, 0, false
+	}
+	lines := buf[:end+2]
+	status, lines, _ := bytes.Cut(lines, []byte("\r\n"))
+	if !bytes.Equal(status, []byte("HTTP/1.1 200")) && !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
+		return answer{}, 0, false
+	}
+	length := -1
+	for len(lines) > 0 {
+		var line []byte
+		line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
+			return answer{}, 0, false // obsolete line folding or worse: net/http knows
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			value = bytes.TrimSpace(value)
+			if length >= 0 || len(value) == 0 || len(value) > 6 {
+				return answer{}, 0, false
+			}
+			length = 0
+			for _, c := range value {
+				if c < '0' || c > '9' {
+					return answer{}, 0, false
+				}
+				length = length*10 + int(c-'0')
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Connection")):
+			return answer{}, 0, false
+		}
+	}
+	n = end + 4 + length
+	if length < 0 || length > maxAnswerBytes || n > len(buf) {
+		return answer{}, 0, false
+	}
+	return answer{status: http.StatusOK, body: bytes.Clone(buf[end+4 : n])}, n, true
 }

@@ -508,3 +508,61 @@ func TestDirectSendsURLBasicAuth(t *testing.T) {
 		t.Errorf("Send: %v (Authorization sent: %q)", err, got)
 	}
 }
+
+// TestPlainAnswer holds the direct client's quick read of WeCom's common
+// answer to http.ReadResponse: where it reads an answer, the same status,
+// body and length; anything less plain is left to net/http.
+func TestPlainAnswer(t *testing.T) {
+	const ok = `{"errcode":0,"errmsg":"ok"}`
+	plain := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n" + ok
+	for _, tc := range []struct {
+		name, raw string
+		read      bool
+	}{
+		{"WeCom's answer", plain, true},
+		{"lower-case names, no reason phrase", "HTTP/1.1 200\r\ncontent-length:  27 \r\n\r\n" + ok, true},
+		{"bytes after the answer", plain + "HTTP/1.1 200 OK\r\n", true},
+		{"empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1b\r\n" + ok + "\r\n0\r\n\r\n", false},
+		{"interim answer first", "HTTP/1.1 100 Continue\r\n\r\n" + plain, false},
+		{"HTTP/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 27\r\n\r\n" + ok, false},
+		{"HTTP 502", "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", false},
+		{"status 2000", "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", false},
+		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 27\r\n\r\n" + ok, false},
+		{"no length", "HTTP/1.1 200 OK\r\n\r\n" + ok, false},
+		{"body still to come", "HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n" + ok[:10], false},
+		{"head still to come", "HTTP/1.1 200 OK\r\nContent-Length: 27\r\n", false},
+		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 27\r\nContent-Length: 27\r\n\r\n" + ok, false},
+		{"signed length", "HTTP/1.1 200 OK\r\nContent-Length: +27\r\n\r\n" + ok, false},
+		{"folded header", "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 27\r\n\r\n" + ok, false},
+		{"answer over 64 KiB", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", maxAnswerBytes+1, strings.Repeat("x", maxAnswerBytes+1)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bufio.NewReaderSize(strings.NewReader(tc.raw), 2*maxAnswerBytes)
+			if _, err := r.Peek(1); err != nil {
+				t.Fatal(err)
+			}
+			a, n, read := plainAnswer(r)
+			if read != tc.read {
+				t.Fatalf("read %v, want %v", read, tc.read)
+			}
+			if r.Buffered() != len(tc.raw) {
+				t.Fatalf("plainAnswer consumed %d bytes", len(tc.raw)-r.Buffered())
+			}
+			if !read {
+				return
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if consumed := len(tc.raw) - r.Buffered(); a.status != resp.StatusCode || string(a.body) != string(body) || n != consumed {
+				t.Errorf("plainAnswer: %d %q, %d bytes; http.ReadResponse: %d %q, %d bytes", a.status, a.body, n, resp.StatusCode, body, consumed)
+			}
+		})
+	}
+}

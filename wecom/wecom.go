@@ -293,10 +293,7 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errInvalidMessage, err)
 	}
-	body, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode message: %w", err)
-	}
+	body := m.appendJSON(make([]byte, 0, 256+len(m.Content())))
 	r, err := c.routeFor(webhookURL)
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", Redact(webhookURL), err)
