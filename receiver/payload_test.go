@@ -5,6 +5,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/alertmanager-wecom/alertmanager-wecom/templates"
 )
 
 // payloadCases are documents on which decodePayload must agree with
@@ -104,4 +108,25 @@ func BenchmarkDecodePayload(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestInZoneKeepsNoPayload: a decoded label is a substring of the request
+// body's copy, so a template's inZone with a zone named by a label (say
+// {{ .StartsAt | inZone .CommonLabels.tz }}) must not cache it: the zone,
+// and its name, would keep the whole body alive for good.
+func TestInZoneKeepsNoPayload(t *testing.T) {
+	inZone := templates.Funcs["inZone"].(func(string, time.Time) (time.Time, error))
+	body := []byte(`{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"tz":"America/Argentina/Ushuaia"}}]}`)
+	n, err := DecodeNotification(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := n.Alerts[0].Labels["tz"]
+	at, err := inZone(label, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.StringData(at.Location().String()) == unsafe.StringData(label) {
+		t.Errorf("the cached zone's name is the label's own bytes: a substring of the request body's copy")
+	}
 }

@@ -15,6 +15,8 @@ targets=(
   "./config FuzzLoad 200000"
   "./templates FuzzNeutralize 100000"
   "./wecom FuzzCut 150000"
+  "./wecom FuzzAppendJSON 200000"
+  "./wecom FuzzPlainAnswer 200000"
 )
 for t in "${targets[@]}"; do
   read -r pkg name count <<<"$t"

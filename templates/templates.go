@@ -108,11 +108,12 @@ func loadZone(name string) (*time.Location, error) {
 	if loc, ok := zones.Load(name); ok {
 		return loc.(*time.Location), nil
 	}
+	name = strings.Clone(name) // the cache keeps it, and loc its name: never a substring of a request body
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, err
 	}
-	zones.Store(strings.Clone(name), loc) // not a substring of a request body, kept alive by the cache
+	zones.Store(name, loc)
 	return loc, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -315,8 +316,9 @@ func (c *directConn) roundTrip(ctx context.Context, deadline time.Time, u *url.U
 
 // plainAnswer reads the answer at the start of r's buffer without consuming
 // it, when it is of the shape WeCom answers (and the load programs' fake
-// does): "HTTP/1.1 200", a Content-Length, no Transfer-Encoding or
-// Connection header, head and body all arrived. n is its length in the
+// does): "HTTP/1.1 200", a Content-Length, no Transfer-Encoding, no
+// Connection header but keep-alive, only CRLF line ends and no other
+// control bytes, head and body all arrived. n is its length in the
 // buffer. ok is false for any other answer, which http.ReadResponse then
 // reads in full: the common answer costs no allocation but its body's copy.
 func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
@@ -324,6 +326,13 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
 		return answer{}, 0, false
+	}
+	// Only CRLF ends a line here, where net/http takes a bare LF too, and
+	// refuses other control bytes: either is left to net/http.
+	for i, c := range buf[:end] {
+		if c < ' ' && c != '\t' && !(c == '\r' && buf[i+1] == '\n') && !(c == '\n' && i > 0 && buf[i-1] == '\r') || c == 0x7f {
+			return answer{}, 0, false
+		}
 	}
 	lines := buf[:end+2]
 	status, lines, _ := bytes.Cut(lines, []byte("\r\n"))
@@ -338,9 +347,14 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 		if !found || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
 			return answer{}, 0, false // obsolete line folding or worse: net/http knows
 		}
+		for _, c := range name {
+			if c != ' ' && !httpTokenByte(c) {
+				return answer{}, 0, false // net/http refuses it
+			}
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
-			value = bytes.TrimSpace(value)
+			value = bytes.Trim(value, " \t")
 			if length >= 0 || len(value) == 0 || len(value) > 6 {
 				return answer{}, 0, false
 			}
@@ -351,7 +365,11 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 				}
 				length = length*10 + int(c-'0')
 			}
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Connection")):
+		case bytes.EqualFold(name, []byte("Connection")):
+			if !bytes.EqualFold(bytes.Trim(value, " \t"), []byte("keep-alive")) {
+				return answer{}, 0, false // close, or a list: net/http knows
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			return answer{}, 0, false
 		}
 	}
@@ -360,4 +378,9 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 		return answer{}, 0, false
 	}
 	return answer{status: http.StatusOK, body: bytes.Clone(buf[end+4 : n])}, n, true
+}
+
+// httpTokenByte reports whether c may be in a header name (RFC 9110's tchar).
+func httpTokenByte(c byte) bool {
+	return c < 0x80 && ('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0)
 }

@@ -523,6 +523,7 @@ func TestPlainAnswer(t *testing.T) {
 		{"lower-case names, no reason phrase", "HTTP/1.1 200\r\ncontent-length:  27 \r\n\r\n" + ok, true},
 		{"bytes after the answer", plain + "HTTP/1.1 200 OK\r\n", true},
 		{"empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true},
+		{"keep-alive said, as nginx says it", "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 27\r\n\r\n" + ok, true},
 		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1b\r\n" + ok + "\r\n0\r\n\r\n", false},
 		{"interim answer first", "HTTP/1.1 100 Continue\r\n\r\n" + plain, false},
 		{"HTTP/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 27\r\n\r\n" + ok, false},
@@ -565,4 +566,70 @@ func TestPlainAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlainAnswerReadsAsNetHTTPDoes: every answer plainAnswer reads,
+// http.ReadResponse reads too, the same.
+func TestPlainAnswerReadsAsNetHTTPDoes(t *testing.T) {
+	const ok = `{"errcode":0,"errmsg":"ok"}`
+	for _, tc := range []struct{ name, raw string }{
+		{"space in a header name", "HTTP/1.1 200 OK\r\nX Bad: y\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"space before the colon of Transfer-Encoding", "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"bare LF hides Transfer-Encoding", "HTTP/1.1 200 OK\r\nX-A: b\nTransfer-Encoding: chunked\r\nContent-Length: 27\r\n\r\n1b\r\n" + ok + "\r\n0\r\n\r\n"},
+		{"bare LF hides a second length", "HTTP/1.1 200 OK\r\nX-A: b\nContent-Length: 5\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"bare LF hides Connection: close", "HTTP/1.1 200 OK\r\nX-A: b\nConnection: close\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"vertical tab after the length", "HTTP/1.1 200 OK\r\nContent-Length: 27\v\r\n\r\n" + ok},
+		{"quote in a header name", "HTTP/1.1 200 OK\r\nX\"A: y\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"NUL in a header value", "HTTP/1.1 200 OK\r\nX-A: \x00\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"keep-alive said", "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 27\r\n\r\n" + ok},
+		{"a list in Connection", "HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 27\r\n\r\n" + ok},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bufio.NewReaderSize(strings.NewReader(tc.raw), 4096)
+			if _, err := r.Peek(1); err != nil {
+				t.Fatal(err)
+			}
+			a, n, read := plainAnswer(r)
+			if !read {
+				return
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatalf("plainAnswer read HTTP %d %q (%d bytes, kept alive); http.ReadResponse: %v", a.status, a.body, n, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			consumed := len(tc.raw) - r.Buffered()
+			if err != nil || a.status != resp.StatusCode || string(a.body) != string(body) || n != consumed || resp.Close {
+				t.Errorf("plainAnswer: %d %q, %d bytes, kept alive; http.ReadResponse: %d %q, %d bytes, close %v, err %v", a.status, a.body, n, resp.StatusCode, body, consumed, resp.Close, err)
+			}
+		})
+	}
+}
+
+// FuzzPlainAnswer holds plainAnswer to http.ReadResponse: any answer it
+// reads, net/http reads the same, and would keep the connection.
+func FuzzPlainAnswer(f *testing.F) {
+	const ok = `{"errcode":0,"errmsg":"ok"}`
+	f.Add("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n" + ok)
+	f.Add("HTTP/1.1 200 OK\r\nX-A: b\nTransfer-Encoding: chunked\r\nContent-Length: 27\r\n\r\n1b\r\n" + ok + "\r\n0\r\n\r\n")
+	f.Add("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 27\r\n\r\n" + ok + "HTTP/1.1 200")
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := bufio.NewReaderSize(strings.NewReader(raw), 4096)
+		if _, err := r.Peek(1); err != nil {
+			return
+		}
+		a, n, read := plainAnswer(r)
+		if !read {
+			return
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("plainAnswer read %d %q; net/http: %v", a.status, a.body, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		consumed := len(raw) - r.Buffered()
+		if err != nil || a.status != resp.StatusCode || string(a.body) != string(body) || n != consumed || resp.Close {
+			t.Fatalf("plainAnswer: %d %q %d; net/http: %d %q %d close %v err %v", a.status, a.body, n, resp.StatusCode, body, consumed, resp.Close, err)
+		}
+	})
 }

@@ -174,6 +174,9 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration, lean
 	if n := fake.Refused(); n > 0 {
 		return fmt.Errorf("the fake WeCom refused %d messages", n)
 	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d notifications were not acknowledged with 200", n)
+	}
 	return nil
 }
 
@@ -202,7 +205,10 @@ type serverCounts struct{ *wecomtest.Server }
 
 func (s serverCounts) Accepted() int64 { return int64(s.Count()) }
 
-func (s serverCounts) Refused() int64 { return int64(len(s.Answers())) } // CountOnly records only refusals
+// Refused counts the errcodes and injected failures answered: with
+// CountOnly, Server records nothing else. A request net/http itself refused
+// (a wrong method) is not counted, but its notification fails.
+func (s serverCounts) Refused() int64 { return int64(len(s.Answers())) }
 
 func storm(bin string, groups int, spread time.Duration) error {
 	fake := wecomtest.NewServer()

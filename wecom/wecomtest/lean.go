@@ -95,8 +95,10 @@ var errBadRequest = errors.New("bad request")
 
 // serve answers the requests of one keep-alive connection.
 func (s *LeanServer) serve(c net.Conn) {
-	r := bufio.NewReaderSize(c, 8192)
 	w := bufio.NewWriterSize(c, 4096)
+	// Answers wait in w only while the next request is at hand: before
+	// reading the connection, which may block, they are sent.
+	r := bufio.NewReaderSize(flushingReader{c, w}, 8192)
 	var body []byte
 	for {
 		target, contentType, length, err := readHead(r)
@@ -124,12 +126,20 @@ func (s *LeanServer) serve(c net.Conn) {
 			answer, _ := json.Marshal(map[string]any{"errcode": code, "errmsg": why})
 			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-		if r.Buffered() == 0 { // no request pipelined behind this one
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
 	}
+}
+
+// flushingReader flushes w before each read of the connection.
+type flushingReader struct {
+	c net.Conn
+	w *bufio.Writer
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if err := f.w.Flush(); err != nil {
+		return 0, err
+	}
+	return f.c.Read(p)
 }
 
 // leanOKAnswer is WeCom's answer to an accepted message, as Server writes it.

@@ -1,11 +1,15 @@
 package wecomtest
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
@@ -106,5 +110,67 @@ func TestLeanServerRefusesWhatItDoesNotRead(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || lean.Refused() != 1 || lean.Accepted() != 0 {
 		t.Errorf("HTTP %d, refused %d, accepted %d; want 400, 1, 0", resp.StatusCode, lean.Refused(), lean.Accepted())
+	}
+}
+
+// leanRequest is a raw request of body to the robot with key.
+func leanRequest(key, body string) string {
+	return "POST " + Path + "?key=" + key + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// TestLeanServerPipelined: two requests in one write get two answers.
+func TestLeanServerPipelined(t *testing.T) {
+	lean, err := NewLeanServer("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+	c, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(lean.APIURL(), Path), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := `{"msgtype":"text","text":{"content":"x"}}`
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte(leanRequest("k", msg) + leanRequest("k", msg)))
+	r := bufio.NewReader(c)
+	for i := range 2 {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		resp.Body.Close()
+	}
+	if lean.Accepted() != 2 {
+		t.Errorf("accepted %d", lean.Accepted())
+	}
+}
+
+// TestLeanServerAnswersBeforeTheNextRequestIsWhole: with the next
+// pipelined request only begun, the answer to the first is still sent, as
+// net/http's server (wecomtest.Server) sends it.
+func TestLeanServerAnswersBeforeTheNextRequestIsWhole(t *testing.T) {
+	lean, err := NewLeanServer("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+	full := NewServer()
+	defer full.Close()
+	full.AddRobot("k")
+	msg := `{"msgtype":"text","text":{"content":"x"}}`
+	for _, s := range []struct{ name, url string }{{"Server", full.APIURL()}, {"LeanServer", lean.APIURL()}} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(s.url, Path), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		second := leanRequest("k", msg)
+		c.Write([]byte(leanRequest("k", msg) + second[:20]))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Errorf("%s: no answer to the first request while the second is under way: %v", s.name, err)
+		}
 	}
 }
