@@ -56,6 +56,9 @@ func TestLeanServerRefusesWhatServerRefuses(t *testing.T) {
 		want                           int
 	}{
 		{"markdown", "?key=" + key, "application/json", message("markdown", "## 告警 🔥"), 0},
+		{"the same again", "?key=" + key, "application/json", message("markdown", "## 告警 🔥"), 0},
+		{"the same with another key", "?key=other", "application/json", message("markdown", "## 告警 🔥"), wecom.ErrcodeInvalidKey},
+		{"the same as a form", "?key=" + key, "application/x-www-form-urlencoded", message("markdown", "## 告警 🔥"), wecom.ErrcodeInvalidParam},
 		{"text with mentions", "?key=" + key, "application/json", `{"msgtype":"text","text":{"content":"hi","mentioned_mobile_list":["13800001111"]}}`, 0},
 		{"markdown at the limit", "?key=" + key, "application/json", message("markdown", strings.Repeat("告", 4096/3)), 0},
 		{"markdown over the limit", "?key=" + key, "application/json", message("markdown", strings.Repeat("告", 4096/3+1)), wecom.ErrcodeInvalidParam},
