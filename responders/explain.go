@@ -49,7 +49,7 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 	alert := template.Alert{Status: status, Labels: labels, StartsAt: startsAt}
 	ls := labelSet(alert.Labels)
 	for i := range cfg.Responders {
-		r := applyRule(cfg, i, alert, ls, at)
+		r := applyRule(cfg, i, alert, ls, at, true)
 		// Costly, or of no use to a send: explain only.
 		r.Matchers = cfg.Responders[i].ParsedMatchers.String()
 		if label := cfg.Responders[i].FromLabel; r.Matched && label != "" && strings.TrimSpace(labels[label]) == "" {
@@ -57,7 +57,7 @@ func Explain(cfg *config.Config, robot *config.Robot, labels template.KV, status
 		}
 		e.Rules = append(e.Rules, r)
 	}
-	set := Resolve(cfg, []template.Alert{alert}, at)
+	set := resolve(cfg, []template.Alert{alert}, at, true)
 	e.Mentions = Plan(cfg, robot, set.Responders)
 	e.MentionAll = set.MentionAll && robot.MentionEnabled()
 	if status == "resolved" && !robot.Mention.OnResolved {

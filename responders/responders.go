@@ -52,12 +52,17 @@ type Set struct {
 // from_label label. A rule with after applies to an alert only once the
 // alert has fired that long.
 func Resolve(cfg *config.Config, alerts []template.Alert, now time.Time) Set {
+	return resolve(cfg, alerts, now, false)
+}
+
+// resolve is Resolve, with the responders' Via written for explain.
+func resolve(cfg *config.Config, alerts []template.Alert, now time.Time, explain bool) Set {
 	var set Set
 	seen := map[string]bool{}
 	for _, alert := range alerts {
 		labels := labelSet(alert.Labels)
 		for i := range cfg.Responders {
-			r := applyRule(cfg, i, alert, labels, now)
+			r := applyRule(cfg, i, alert, labels, now, explain)
 			if !r.Matched {
 				continue
 			}
@@ -88,8 +93,9 @@ type RuleResult struct {
 }
 
 // applyRule works out what rule i of cfg gives alert, whose labels are
-// labels, at time now.
-func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.LabelSet, now time.Time) RuleResult {
+// labels, at time now. Only with explain are the responders' Via written:
+// a notification has no use for them, and they cost it allocations.
+func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.LabelSet, now time.Time, explain bool) RuleResult {
 	rule := &cfg.Responders[i]
 	res := RuleResult{Index: i}
 	if !rule.ParsedMatchers.Matches(labels) {
@@ -103,22 +109,24 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.Lab
 		}
 	}
 	res.Matched, res.MentionAll = true, rule.MentionAll
-	via := "responders[" + strconv.Itoa(i) + "] "
 	escalation := ""
 	if rule.After > 0 {
 		escalation = ", escalation after " + rule.After.String()
 	}
-	add := func(r Responder, how string) {
-		r.Via = via + how + escalation
+	// add adds r, given by the rule as how says: a kind ("team ") and a name.
+	add := func(r Responder, kind, name string) {
+		if explain {
+			r.Via = "responders[" + strconv.Itoa(i) + "] " + kind + name + escalation
+		}
 		res.Adds = append(res.Adds, r)
 	}
 	for _, email := range rule.Members {
-		add(member(cfg, email), "member")
+		add(member(cfg, email), "member", "")
 	}
 	for _, team := range rule.Teams {
 		emails, _ := cfg.Team(team)
 		for _, email := range emails {
-			add(member(cfg, email), "team "+team)
+			add(member(cfg, email), "team ", team)
 		}
 	}
 	for _, name := range rule.Schedules {
@@ -127,12 +135,12 @@ func applyRule(cfg *config.Config, i int, alert template.Alert, labels model.Lab
 			res.Notes = append(res.Notes, fmt.Sprintf("schedule %s: %s", name, why))
 			continue
 		}
-		add(member(cfg, email), fmt.Sprintf("schedule %s, %s", name, why))
+		add(member(cfg, email), "schedule ", name+", "+why)
 	}
 	if rule.FromLabel != "" {
 		for _, name := range strings.Split(alert.Labels[rule.FromLabel], ",") {
 			if name = strings.TrimSpace(name); name != "" {
-				fromLabel(cfg, name, func(r Responder) { add(r, "from_label "+rule.FromLabel) })
+				fromLabel(cfg, name, func(r Responder) { add(r, "from_label ", rule.FromLabel) })
 			}
 		}
 	}
