@@ -44,6 +44,7 @@ func main() {
 	spread := flag.Duration("spread", 5*time.Second, "time the storm's groups arrive in (storm)")
 	lean := flag.Bool("lean", true, "throughput: the fake WeCom reads HTTP itself (wecomtest.LeanServer) rather than through net/http (wecomtest.Server), to leave more of the machine to the receiver; both check every message")
 	procs := flag.Int("procs", 1, "throughput: GOMAXPROCS of the load program itself (the receiver's own is left alone); one P costs the load side the least scheduling, which leaves more of a 2-core machine to the receiver")
+	pin := flag.Int("cpu", 0, "throughput: pin the load program, once the receiver has started (which keeps every CPU), to this CPU, so that its wake-ups land on one core; -1 leaves it to the kernel")
 	cpuProfile := flag.String("cpuprofile", "", "write the load program's own CPU profile (load generator and fake WeCom) to this file")
 	flag.Parse()
 	if *mode == "throughput" && *procs > 0 {
@@ -64,7 +65,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "throughput":
-		err = throughput(*bin, *payloadFile, *conns, *duration, *lean)
+		err = throughput(*bin, *payloadFile, *conns, *duration, *lean, *pin)
 	case "storm":
 		err = storm(*bin, *groups, *spread)
 	default:
@@ -90,7 +91,7 @@ func config(apiURL, global string) string {
 `, apiURL, global, harness.Directory, key)
 }
 
-func throughput(bin, payloadFile string, conns int, duration time.Duration, lean bool) error {
+func throughput(bin, payloadFile string, conns int, duration time.Duration, lean bool, pinCPU int) error {
 	payload, err := os.ReadFile(payloadFile)
 	if err != nil {
 		return err
@@ -107,6 +108,11 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration, lean
 		return err
 	}
 	defer r.Stop()
+	if pinCPU >= 0 {
+		if err := pinTo(pinCPU); err != nil {
+			return fmt.Errorf("pin the load program to CPU %d: %w", pinCPU, err)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
