@@ -167,6 +167,8 @@ func throughput(bin, payloadFile string, conns int, duration time.Duration, lean
 		"mode":                             "throughput",
 		"connections":                      conns,
 		"load_pinned_to_cpu":               pinCPU,
+		"load_procs":                       runtime.GOMAXPROCS(0),
+		"lean_fake":                        lean,
 		"seconds":                          elapsed.Seconds(),
 		"notifications_ok":                 ok.Load(),
 		"notifications_failed":             failed.Load(),

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
@@ -19,12 +21,13 @@ import (
 // LeanServer is a fake WeCom for load programs, which send it hundreds of
 // thousands of messages from the same machine as the receiver they measure.
 // It checks every message as Server does (Validate: msgtype, byte limits,
-// UTF-8, mentions; and the robot key and path), but reads HTTP/1.1 itself
-// instead of through net/http and keeps counts instead of messages, so that
-// the fake takes as little of the machine's CPU as it can: a request the
-// same byte for byte as the connection's last accepted one is not decoded
-// again. It has no rate limit and injects no failures: load programs that
-// need those use Server.
+// UTF-8, mentions; and the robot key and path) and refuses the HTTP that
+// net/http's server refuses, but serves each connection on one goroutine
+// of its own instead of net/http's server, and keeps counts instead of
+// messages, so that the fake takes as little of the machine's CPU as it
+// can: a request the same byte for byte as the connection's last accepted
+// one is not decoded again. It has no rate limit and injects no failures:
+// load programs that need those use Server.
 type LeanServer struct {
 	listener net.Listener
 	key      string
@@ -92,9 +95,6 @@ func (s *LeanServer) accept() {
 	conns.Wait()
 }
 
-// errBadRequest ends a connection after answering 400.
-var errBadRequest = errors.New("bad request")
-
 // serve answers the requests of one keep-alive connection.
 func (s *LeanServer) serve(c net.Conn) {
 	w := bufio.NewWriterSize(c, 4096)
@@ -105,14 +105,14 @@ func (s *LeanServer) serve(c net.Conn) {
 	// byte for byte gets the same verdict without being decoded again
 	// (the checks are a function of these bytes alone), which a load
 	// program posting one notification again and again makes the common case.
-	var body []byte
 	var last struct {
+		set                 bool
 		target, contentType string
 		body                []byte
 	}
 	for {
-		target, contentType, length, err := readHead(r)
-		if err == errBadRequest {
+		req, body, err := readRequest(r)
+		if errors.Is(err, errBadRequest) {
 			s.refused.Add(1)
 			_, _ = w.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 			_ = w.Flush()
@@ -120,17 +120,11 @@ func (s *LeanServer) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		if cap(body) < length {
-			body = make([]byte, length)
-		}
-		body = body[:length]
-		if _, err := io.ReadFull(r, body); err != nil {
-			return
-		}
+		target, contentType := req.RequestURI, req.Header.Get("Content-Type")
 		code, why := 0, ""
-		if target != last.target || contentType != last.contentType || !bytes.Equal(body, last.body) {
-			if code, why = s.check(target, contentType, body); code == 0 {
-				last.target, last.contentType, last.body = target, contentType, append(last.body[:0], body...)
+		if !last.set || target != last.target || contentType != last.contentType || !bytes.Equal(body, last.body) {
+			if code, why = s.check(req.URL, contentType, body); code == 0 {
+				last.set, last.target, last.contentType, last.body = true, target, contentType, body
 			}
 		}
 		if code == 0 {
@@ -142,6 +136,47 @@ func (s *LeanServer) serve(c net.Conn) {
 			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
 	}
+}
+
+// errBadRequest is a request net/http's server would answer 400; the
+// connection ends after the answer.
+var errBadRequest = errors.New("bad request")
+
+// readRequest reads a request with net/http's own parser, and its body,
+// refusing what net/http's server refuses of an HTTP/1.1 POST on top: no
+// Host or an invalid one, an invalid header name or value, a body over
+// maxLeanBody. It returns the reader's error at the end of the connection.
+func readRequest(r *bufio.Reader) (*http.Request, []byte, error) {
+	req, err := http.ReadRequest(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	// ReadRequest moved the Host header to req.Host, without the checks of
+	// net/http's server.
+	if req.Method != http.MethodPost || req.ProtoMajor != 1 || req.ProtoMinor != 1 || req.Host == "" || !httpguts.ValidHostHeader(req.Host) {
+		return nil, nil, fmt.Errorf("%w: %s %s, Host %q", errBadRequest, req.Method, req.Proto, req.Host)
+	}
+	for name, values := range req.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return nil, nil, fmt.Errorf("%w: header name %q", errBadRequest, name)
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, nil, fmt.Errorf("%w: header %s value %q", errBadRequest, name, v)
+			}
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxLeanBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: body: %v", errBadRequest, err)
+	}
+	if len(body) > maxLeanBody {
+		return nil, nil, fmt.Errorf("%w: body over %d bytes", errBadRequest, maxLeanBody)
+	}
+	return req, body, nil
 }
 
 // flushingReader flushes w before each read of the connection.
@@ -160,13 +195,9 @@ func (f flushingReader) Read(p []byte) (int, error) {
 // leanOKAnswer is WeCom's answer to an accepted message, as Server writes it.
 const leanOKAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n" + `{"errcode":0,"errmsg":"ok"}` + "\n"
 
-// check returns the errcode WeCom answers a request to target, and why, or 0.
-func (s *LeanServer) check(target, contentType string, body []byte) (int, string) {
-	u, err := url.ParseRequestURI(target)
-	if err != nil || u.Path != Path {
-		return wecom.ErrcodeInvalidKey, "invalid webhook url"
-	}
-	if u.Query().Get("key") != s.key {
+// check returns the errcode WeCom answers a request to u, and why, or 0.
+func (s *LeanServer) check(u *url.URL, contentType string, body []byte) (int, string) {
+	if u.EscapedPath() != Path || u.Query().Get("key") != s.key {
 		return wecom.ErrcodeInvalidKey, "invalid webhook url"
 	}
 	_, code, why := Validate(contentType, body)
@@ -175,49 +206,3 @@ func (s *LeanServer) check(target, contentType string, body []byte) (int, string
 
 // maxLeanBody is the largest body LeanServer reads, as Server does.
 const maxLeanBody = 1 << 20
-
-// readHead reads a request's line and headers: a POST's target, its
-// Content-Type and Content-Length. It returns errBadRequest for anything
-// else, such as a chunked body, and the reader's error at the end of the
-// connection.
-func readHead(r *bufio.Reader) (target, contentType string, length int, err error) {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		return "", "", 0, err
-	}
-	method, rest, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(" "))
-	t, proto, _ := bytes.Cut(rest, []byte(" "))
-	if string(method) != "POST" || string(proto) != "HTTP/1.1" {
-		return "", "", 0, errBadRequest
-	}
-	target, length = string(t), -1
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return "", "", 0, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			break
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return "", "", 0, errBadRequest
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			if length, err = strconv.Atoi(string(value)); err != nil || length < 0 || length > maxLeanBody {
-				return "", "", 0, errBadRequest
-			}
-		case bytes.EqualFold(name, []byte("Content-Type")):
-			contentType = string(value)
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Expect")):
-			return "", "", 0, errBadRequest
-		}
-	}
-	if length < 0 {
-		return "", "", 0, errBadRequest
-	}
-	return target, contentType, length, nil
-}

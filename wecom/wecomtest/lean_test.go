@@ -96,23 +96,33 @@ func TestLeanServerRefusesWhatServerRefuses(t *testing.T) {
 	}
 }
 
-// TestLeanServerRefusesWhatItDoesNotRead: a chunked body is answered 400
-// and counted, not taken as a message.
-func TestLeanServerRefusesWhatItDoesNotRead(t *testing.T) {
+// TestLeanServerReadsBodiesAsServerDoes: a chunked body is read, as
+// net/http's server reads it, and a body over 1 MiB is answered 400 and
+// counted, not taken as a message.
+func TestLeanServerReadsBodiesAsServerDoes(t *testing.T) {
 	lean, err := NewLeanServer("k")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lean.Close()
-	req, _ := http.NewRequest(http.MethodPost, lean.APIURL()+"?key=k", io.MultiReader(strings.NewReader(`{"msgtype":"text",`), strings.NewReader(`"text":{"content":"x"}}`)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req) // no ContentLength: sent chunked
-	if err != nil {
-		t.Fatal(err)
+	post := func(body io.Reader) int {
+		req, _ := http.NewRequest(http.MethodPost, lean.APIURL()+"?key=k", body)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || lean.Refused() != 1 || lean.Accepted() != 0 {
-		t.Errorf("HTTP %d, refused %d, accepted %d; want 400, 1, 0", resp.StatusCode, lean.Refused(), lean.Accepted())
+	// A reader of unknown length: net/http sends it chunked.
+	chunked := io.MultiReader(strings.NewReader(`{"msgtype":"text",`), strings.NewReader(`"text":{"content":"x"}}`))
+	if code := post(chunked); code != http.StatusOK || lean.Accepted() != 1 {
+		t.Errorf("chunked: HTTP %d, accepted %d; want 200, 1", code, lean.Accepted())
+	}
+	huge := `{"msgtype":"text","text":{"content":"` + strings.Repeat("x", 1<<20) + `"}}`
+	if code := post(strings.NewReader(huge)); code != http.StatusBadRequest || lean.Refused() != 1 || lean.Accepted() != 1 {
+		t.Errorf("over 1 MiB: HTTP %d, refused %d, accepted %d; want 400, 1, 1", code, lean.Refused(), lean.Accepted())
 	}
 }
 
@@ -175,5 +185,64 @@ func TestLeanServerAnswersBeforeTheNextRequestIsWhole(t *testing.T) {
 		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
 			t.Errorf("%s: no answer to the first request while the second is under way: %v", s.name, err)
 		}
+	}
+}
+
+// acceptedRaw writes raw to addr on a fresh connection and reports whether
+// the answer is WeCom's errcode 0.
+func acceptedRaw(t *testing.T, addr, raw string) bool {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write([]byte(raw)); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a struct{ Errcode *int }
+	return resp.StatusCode == http.StatusOK && json.Unmarshal(b, &a) == nil && a.Errcode != nil && *a.Errcode == 0
+}
+
+// TestLeanServerAcceptsNothingServerRefuses sends the same raw request to
+// both fakes, each on a connection of its own: HTTP that net/http's server
+// refuses must not pass for a message.
+func TestLeanServerAcceptsNothingServerRefuses(t *testing.T) {
+	full := NewServer()
+	defer full.Close()
+	full.Limit = 0
+	full.AddRobot("k")
+	lean, err := NewLeanServer("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+	addr := func(u string) string { return strings.TrimPrefix(strings.TrimSuffix(u, Path), "http://") }
+	msg := `{"msgtype":"text","text":{"content":"x"}}`
+	head := "POST " + Path + "?key=k HTTP/1.1\r\nHost: x\r\nContent-Length: 41\r\n"
+	for name, raw := range map[string]string{
+		"empty target, no body": "POST  HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		"no Host":               "POST " + Path + "?key=k HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n" + msg,
+		"two Content-Types":     "POST " + Path + "?key=k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n" + msg,
+		"Content-Length +41":    "POST " + Path + "?key=k HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: +41\r\n\r\n" + msg,
+		"two Content-Lengths":   "POST " + Path + "?key=k HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 41\r\n\r\n" + msg,
+		"NUL in a value":        head + "Content-Type: application/json\x00\r\n\r\n" + msg,
+		"bad header name":       head + "Content-Type: application/json\r\nFoo Bar: x\r\n\r\n" + msg,
+		"bad host":              "POST " + Path + "?key=k HTTP/1.1\r\nHost: a b\r\nContent-Length: 41\r\nContent-Type: application/json\r\n\r\n" + msg,
+		"path with %2F":         "POST /cgi-bin/webhook%2Fsend?key=k HTTP/1.1\r\nHost: x\r\nContent-Length: 41\r\nContent-Type: application/json\r\n\r\n" + msg,
+	} {
+		if f, l := acceptedRaw(t, addr(full.APIURL()), raw), acceptedRaw(t, addr(lean.APIURL()), raw); l && !f {
+			t.Errorf("%s: LeanServer accepted what Server refuses", name)
+		}
+	}
+	if !acceptedRaw(t, addr(lean.APIURL()), leanRequest("k", msg)) {
+		t.Error("LeanServer refused a plain request") // the test's own check
 	}
 }
