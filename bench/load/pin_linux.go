@@ -23,7 +23,7 @@ func pinTo(cpu int) error {
 			if err != nil {
 				continue
 			}
-			if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH { // ESRCH: the thread has ended
 				return err
 			}
 		}
