@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
@@ -47,6 +48,9 @@ type job struct {
 	// posted (dedup.posted), which are not posted again.
 	posted []*wecom.Message
 	skip   []uint64
+	// rendered is how the notification was rendered on its own, counted
+	// in parts_split_total and alerts_truncated_total once delivered.
+	rendered *Rendered
 	// done receives the delivery's outcome once: nil when WeCom accepted
 	// every message carrying the notification.
 	done chan error
@@ -55,6 +59,39 @@ type job struct {
 	// submitter, or the worker once it took the job from the queue.
 	pending  int
 	finished bool
+	// queued is set while the job counts in queue_depth: from submit until
+	// its first message is posted, or it ends.
+	queued atomic.Bool
+	// handoff tells whether the submitter still waits for the outcome
+	// (jobWaited), got it (jobAnswered), or stopped waiting (jobAbandoned),
+	// when the outcome is logged instead; groupKey and status are for that line.
+	handoff          atomic.Int32
+	groupKey, status string
+}
+
+// States of job.handoff.
+const (
+	jobWaited int32 = iota
+	jobAnswered
+	jobAbandoned
+)
+
+// abandon stops waiting for j's outcome, which finish then logs, and
+// returns errNotSentInTime; or, when j finished meanwhile, its outcome.
+func (j *job) abandon() error {
+	if j.handoff.CompareAndSwap(jobWaited, jobAbandoned) {
+		return errNotSentInTime
+	}
+	return <-j.done
+}
+
+// dequeued takes j out of queue_depth and observes its wait, once: when its
+// first message is posted, or it ends unsent.
+func (r *Receiver) dequeued(j *job) {
+	if j.queued.CompareAndSwap(true, false) {
+		r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
+		r.metrics.waitSeconds.WithLabelValues(j.prep.robot.Name).Observe(r.now().Sub(j.enqueued).Seconds())
+	}
 }
 
 // robotQueue delivers the notifications for one webhook URL in order within
@@ -180,6 +217,7 @@ func (r *Receiver) finish(j *job, err error) {
 		return
 	}
 	j.finished = true
+	r.dequeued(j)
 	if j.dedupFor > 0 {
 		var posted []uint64
 		if err != nil && len(j.posted)+len(j.skip) > 0 {
@@ -190,7 +228,21 @@ func (r *Receiver) finish(j *job, err error) {
 		}
 		r.dedup.release(j.dedupKey, err == nil, posted, r.now().Add(j.dedupFor))
 	}
-	j.done <- err
+	if err == nil && j.rendered != nil {
+		r.recordRender(j.prep.robot.Name, j.rendered)
+	}
+	if j.handoff.CompareAndSwap(jobWaited, jobAnswered) {
+		j.done <- err
+		return
+	}
+	// Alertmanager stopped waiting (its own timeout), and serveSend only
+	// said so: this line is the outcome's only trace.
+	attrs := []any{"robot", j.prep.robot.Name, "group_key", j.groupKey, "status", j.status}
+	if err != nil {
+		r.logger.Error("WeCom did not accept a notification Alertmanager had stopped waiting for", withAttrs(attrs, "err", err)...)
+		return
+	}
+	r.logger.Info("Delivered a notification after Alertmanager stopped waiting for it", attrs...)
 }
 
 // deliverNotification delivers a prepared notification to the robot at
@@ -199,7 +251,7 @@ func (r *Receiver) finish(j *job, err error) {
 // posted again (duplicate is true), and one being delivered by another
 // request is waited for.
 func (r *Receiver) deliverNotification(ctx context.Context, state *State, webhookURL string, n *Notification, p *prepared, deadline time.Time) (duplicate bool, err error) {
-	j := &job{state: state, prep: p, deadline: deadline, done: make(chan error, 1)}
+	j := &job{state: state, prep: p, deadline: deadline, done: make(chan error, 1), groupKey: n.GroupKey, status: n.Status}
 	if window := time.Duration(state.Config.Global.DedupWindow); window > 0 {
 		j.dedupKey, j.dedupFor = r.dedup.key(p.robot.Name, webhookURL, n), window
 		wctx, cancel := context.WithDeadline(ctx, deadline)
@@ -247,6 +299,7 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 		return errShuttingDown
 	}
 	q.waiting = append(q.waiting, j)
+	j.queued.Store(true)
 	q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Inc()
 	q.mu.Unlock()
 	select {
@@ -263,7 +316,7 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 		return errNotSentInTime
 	}
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errNotSentInTime
+		return j.abandon()
 	}
 	// The worker is sending it and gives up by the same deadline: wait for
 	// its word, which says what failed.
@@ -271,7 +324,7 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 	case err := <-j.done:
 		return err
 	case <-time.After(time.Second):
-		return errNotSentInTime
+		return j.abandon()
 	}
 }
 
@@ -282,9 +335,9 @@ func (q *robotQueue) sendNow(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	q.r.recordRender(j.prep.robot.Name, rendered)
+	j.rendered = rendered
 	for i, m := range rendered.Messages {
-		if err := q.post(ctx, j.state, j.prep.robot, m, j); err != nil {
+		if err := q.post(ctx, j.state, j.prep.robot, m, j, nil); err != nil {
 			return fmt.Errorf("message %d of %d: %w", i+1, len(rendered.Messages), err)
 		}
 	}
@@ -306,9 +359,6 @@ func (r *Receiver) Shutdown() {
 		q.mu.Lock()
 		waiting := q.waiting
 		q.waiting = nil
-		for _, j := range waiting {
-			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
-		}
 		q.mu.Unlock()
 		for _, j := range waiting {
 			r.finish(j, errShuttingDown)
@@ -334,7 +384,6 @@ func (q *robotQueue) remove(j *job) bool {
 	for i, w := range q.waiting {
 		if w == j {
 			q.waiting = slices.Delete(q.waiting, i, i+1)
-			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
 			return true
 		}
 	}
@@ -403,9 +452,6 @@ func (q *robotQueue) next() []*job {
 			// own, rendered with its robot's template, not as a digest.
 			jobs = []*job{q.waiting[0]}
 			q.waiting = slices.Delete(q.waiting, 0, 1)
-		}
-		for _, j := range jobs {
-			q.r.metrics.queueDepth.WithLabelValues(j.prep.robot.Name).Dec()
 		}
 		q.mu.Unlock()
 		if len(jobs) > 0 {
@@ -488,7 +534,6 @@ func (q *robotQueue) deliver(jobs []*job) {
 	now := q.r.now()
 	deadline := now
 	for _, j := range jobs {
-		q.r.metrics.waitSeconds.WithLabelValues(j.prep.robot.Name).Observe(now.Sub(j.enqueued).Seconds())
 		if j.deadline.After(deadline) {
 			deadline = j.deadline
 		}
@@ -503,7 +548,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 			failure = err
 			return
 		}
-		b = &batch{solos: []*Rendered{rendered}}
+		b = &batch{solos: []*Rendered{rendered}, soloOf: []int{0}}
 		b.addUnit(rendered.Messages, []int{0})
 	} else {
 		preps := make([]*prepared, len(jobs))
@@ -518,10 +563,9 @@ func (q *robotQueue) deliver(jobs []*job) {
 		for i, err := range b.failed {
 			q.r.finish(jobs[i], err)
 		}
-		q.r.metrics.merged.WithLabelValues(robot.Name).Add(float64(len(jobs)))
 	}
-	for _, rendered := range b.solos {
-		q.r.recordRender(robot.Name, rendered)
+	for k, rendered := range b.solos {
+		jobs[b.soloOf[k]].rendered = rendered
 	}
 	for _, c := range b.carries {
 		for _, i := range c {
@@ -547,9 +591,18 @@ func (q *robotQueue) deliver(jobs []*job) {
 			if c := b.carries[sent]; len(c) == 1 {
 				own = jobs[c[0]]
 			}
-			if err := q.post(ctx, state, robot, m, own); err != nil {
+			carried := b.carries[sent]
+			start := func() {
+				for _, ji := range carried {
+					q.r.dequeued(jobs[ji])
+				}
+			}
+			if err := q.post(ctx, state, robot, m, own, start); err != nil {
 				failure = fmt.Errorf("message %d of %d: %w", sent+1, len(b.messages), err)
 				return
+			}
+			if sent == 0 && b.merged > 0 {
+				q.r.metrics.merged.WithLabelValues(robot.Name).Add(float64(b.merged))
 			}
 			for _, ji := range b.carries[sent] {
 				if j := jobs[ji]; j.pending > 0 {
@@ -567,11 +620,12 @@ func (q *robotQueue) deliver(jobs []*job) {
 // carries several, as a digest's card does): a message an earlier, failed
 // try of j had WeCom accept is not posted again, and one accepted now is
 // noted, in case a later message of j fails and Alertmanager retries.
-func (q *robotQueue) post(ctx context.Context, state *State, robot *config.Robot, m *wecom.Message, j *job) error {
+// start is send's.
+func (q *robotQueue) post(ctx context.Context, state *State, robot *config.Robot, m *wecom.Message, j *job, start func()) error {
 	if j != nil && len(j.skip) > 0 && slices.Contains(j.skip, q.r.dedup.messageHash(m)) {
 		return nil
 	}
-	if err := q.send(ctx, state, robot, m); err != nil {
+	if err := q.send(ctx, state, robot, m, start); err != nil {
 		return err
 	}
 	if j != nil && j.dedupFor > 0 {
@@ -582,8 +636,9 @@ func (q *robotQueue) post(ctx context.Context, state *State, robot *config.Robot
 
 // send posts one message within the robot's budget, retrying what a retry
 // can fix (45009 after the window frees, busy and network errors with
-// backoff) until ctx ends; a permanent error returns at once.
-func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot, m *wecom.Message) error {
+// backoff) until ctx ends; a permanent error returns at once. start, if not
+// nil, is called once, as the first try begins (the queue metrics).
+func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot, m *wecom.Message, start func()) error {
 	backoff := 250 * time.Millisecond
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -599,6 +654,8 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		}
 		if attempt > 0 {
 			q.r.metrics.retries.WithLabelValues(robot.Name).Inc()
+		} else if start != nil {
+			start()
 		}
 		err = state.client.Send(ctx, q.url, m)
 		q.limiter.settle(taken)

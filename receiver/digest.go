@@ -21,6 +21,10 @@ type batch struct {
 	units []int
 	// solos are the notifications rendered on their own, for the metrics.
 	solos []*Rendered
+	// soloOf[k] is the index of the notification solos[k] renders.
+	soloOf []int
+	// merged counts the notifications the digest's first card carries.
+	merged int
 	// failed holds the notifications that could not be rendered on their
 	// own, by index: only they fail, not the rest of the batch.
 	failed map[int]error
@@ -112,6 +116,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 			out.addUnit(messages[first+i:first+i+1], c.carries)
 		}
 		budget -= len(messages)
+		out.merged = len(merged)
 	}
 	s.addAlone(out, preps, alone, budget)
 	return out, nil
@@ -174,6 +179,7 @@ func (s *State) addAlone(out *batch, preps []*prepared, alone []int, budget int)
 		}
 		budget -= len(rendered.Messages)
 		out.solos = append(out.solos, rendered)
+		out.soloOf = append(out.soloOf, i)
 		out.addUnit(rendered.Messages, []int{i})
 	}
 }

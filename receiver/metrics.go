@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "notifications_total",
-			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate).",
+			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate, abandoned: Alertmanager stopped waiting before the outcome, which is logged).",
 		}, []string{"robot", "result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -51,18 +51,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "queue_depth",
-			Help:      "Notifications waiting for the robot's rate limit budget.",
+			Help:      "Notifications waiting for the robot's rate limit budget (or a retry) before their first message is posted.",
 		}, []string{"robot"}),
 		waitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "queue_wait_seconds",
-			Help:      "How long notifications waited for the robot's budget before sending began.",
+			Help:      "How long notifications waited for the robot's budget before their first message was posted, or before they ended unsent (503 at max_wait).",
 			Buckets:   []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 20, 30, 60},
 		}, []string{"robot"}),
-		merged: counter("notifications_merged_total", "Notifications sent merged into a digest with others."),
-		parts:  counter("parts_split_total", "Messages that oversized notifications were split into."),
+		merged: counter("notifications_merged_total", "Notifications merged into a digest with others that WeCom accepted."),
+		parts:  counter("parts_split_total", "Messages that oversized notifications were split into, counted once a notification is delivered."),
 		truncated: counter("alerts_truncated_total",
-			"Alerts left out of a message to fit WeCom's byte limit."),
+			"Alerts left out of a message to fit WeCom's byte limit, counted once a notification is delivered."),
 		rateLimited: counter("rate_limited_total", "WeCom answers 45009 (api freq out of limit)."),
 		retries:     counter("retries_total", "WeCom sends tried again after a transient failure."),
 		unavailable: counter("unavailable_total",
@@ -89,7 +89,7 @@ func counter(name, help string) *prometheus.CounterVec {
 // zero, so that rate() and alerts on them see their first event; with
 // dryRun, the dry_run results too.
 func (m *metrics) initRobots(cfg *config.Config, dryRun bool) {
-	results := []string{resultDelivered, resultFailed, resultBadRequest, resultDuplicate}
+	results := []string{resultDelivered, resultFailed, resultBadRequest, resultDuplicate, resultAbandoned}
 	if dryRun {
 		results = append(results, resultDryRun)
 	}

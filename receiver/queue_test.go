@@ -474,9 +474,13 @@ func TestShutdownAnswersWhatTheWorkerHolds(t *testing.T) {
 		code, _ := tr.post(t, "phoneonly", dba("Second"))
 		answered <- code
 	}()
-	// The worker takes it off the queue, then waits for 2 messages of budget.
+	// The worker takes it off the queue, then waits for 2 messages of budget,
+	// and it still counts as waiting.
 	waitUntil(t, "the notification is queued", func() bool { return tr.gauge(t, "queue_depth", "phoneonly") == 1 })
-	waitUntil(t, "the worker takes it", func() bool { return tr.gauge(t, "queue_depth", "phoneonly") == 0 })
+	waitUntil(t, "the worker takes it", func() bool { return tr.recv.queued() == 0 })
+	if depth := tr.gauge(t, "queue_depth", "phoneonly"); depth != 1 {
+		t.Errorf("queue_depth is %v while the worker holds the notification for budget, want 1", depth)
+	}
 	tr.recv.Shutdown()
 	if code := <-answered; code != http.StatusServiceUnavailable {
 		t.Errorf("the notification the worker held was answered %d, want 503", code)
@@ -499,6 +503,20 @@ func TestShutdownAnswersUnlimitedRobots(t *testing.T) {
 	if n := len(tr.fake.AcceptedFor("key-phoneonly")); n != 0 {
 		t.Errorf("WeCom accepted %d messages after Shutdown", n)
 	}
+}
+
+// queued returns how many notifications wait in r's queues, not counting
+// those their worker took.
+func (r *Receiver) queued() int {
+	r.queuesMu.Lock()
+	defer r.queuesMu.Unlock()
+	n := 0
+	for _, q := range r.queues {
+		q.mu.Lock()
+		n += len(q.waiting)
+		q.mu.Unlock()
+	}
+	return n
 }
 
 // waitUntil polls cond until it holds, failing the test after 10 s.

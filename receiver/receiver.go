@@ -188,6 +188,9 @@ const (
 	resultBadRequest = "bad_request"
 	resultFailed     = "failed"
 	resultDuplicate  = "duplicate"
+	// resultAbandoned: Alertmanager stopped waiting (its webhook timeout)
+	// before the outcome, which is logged when it comes.
+	resultAbandoned = "abandoned"
 )
 
 func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
@@ -245,6 +248,12 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		r.metrics.notifications.WithLabelValues(name, resultDuplicate).Inc()
 		r.logger.Info("Notification already delivered; acknowledged without posting again", logAttrs...)
 		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err != nil && errors.Is(err, errNotSentInTime) && req.Context().Err() != nil {
+		// Nobody to answer, and the outcome is not known yet.
+		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
+		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout); the delivery goes on, and its outcome is logged when it comes", logAttrs...)
 		return
 	}
 	if err != nil {

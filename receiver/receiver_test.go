@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ type testReceiver struct {
 	fake   *wecomtest.Server
 	server *httptest.Server
 	reg    *prometheus.Registry
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
 }
 
 // newTestReceiver serves testConfig, changed by edits, against a fake WeCom.
@@ -88,7 +89,7 @@ func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *
 	if err != nil {
 		t.Fatalf("NewState: %v", err)
 	}
-	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
 	opts.Registerer = tr.reg
 	opts.Logger = slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	router := http.NewServeMux()
@@ -649,4 +650,23 @@ func TestHostileInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer is a bytes.Buffer for logs that deliveries still under way
+// may write while a test reads them.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
