@@ -15,12 +15,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/alertmanager-wecom/alertmanager-wecom/internal/syncbuf"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
 
@@ -80,29 +80,12 @@ func freeAddr(t *testing.T) string {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out  *syncbuf.Buffer
 }
 
 func start(t *testing.T, name string, args ...string) *process {
 	t.Helper()
-	p := &process{name: filepath.Base(name), cmd: exec.Command(name, args...), out: &syncBuffer{}}
+	p := &process{name: filepath.Base(name), cmd: exec.Command(name, args...), out: &syncbuf.Buffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

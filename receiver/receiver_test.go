@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/internal/syncbuf"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 	"github.com/alertmanager-wecom/alertmanager-wecom/wecom/wecomtest"
 )
@@ -66,7 +66,7 @@ type testReceiver struct {
 	fake   *wecomtest.Server
 	server *httptest.Server
 	reg    *prometheus.Registry
-	logs   *lockedBuffer
+	logs   *syncbuf.Buffer
 }
 
 // newTestReceiver serves testConfig, changed by edits, against a fake WeCom.
@@ -89,7 +89,7 @@ func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *
 	if err != nil {
 		t.Fatalf("NewState: %v", err)
 	}
-	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
+	tr := &testReceiver{fake: fake, reg: prometheus.NewRegistry(), logs: &syncbuf.Buffer{}}
 	opts.Registerer = tr.reg
 	opts.Logger = slog.New(slog.NewTextHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	router := http.NewServeMux()
@@ -650,23 +650,4 @@ func TestHostileInput(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for logs that deliveries still under way
-// may write while a test reads them.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
