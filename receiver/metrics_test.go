@@ -266,7 +266,7 @@ func checkOneErrorLine(t *testing.T, tr *testReceiver, code int, errcode string)
 // notifications wait, and after Shutdown.
 func TestQueueDepthAfterReloadAndShutdown(t *testing.T) {
 	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1500ms\n  rate_limit: {messages: 1, per: 1m}", 1)
+		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 1, per: 1m}", 1)
 	})
 	tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "A"}))
 	var wg sync.WaitGroup
@@ -288,6 +288,8 @@ func TestQueueDepthAfterReloadAndShutdown(t *testing.T) {
 	if d := tr.gauge(t, "queue_depth", "phoneonly"); d != 0 {
 		t.Errorf("queue_depth{robot=phoneonly} = %v after reload removed it and its requests were answered", d)
 	}
+	// The table robot's budget spent first, so that what follows waits.
+	tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "Spend"}))
 	for i := range 2 {
 		wg.Go(func() { tr.post(t, "table", notification(t, "firing", template.KV{"alertname": fmt.Sprint("T", i)})) })
 	}
