@@ -168,8 +168,9 @@ func TestSharedKeyMetricsPerRobot(t *testing.T) {
 }
 
 // TestCountersStartAtZero: a counter one alerts on (rate_limited_total,
-// retries_total, unavailable_total) exists at 0 for every configured robot
-// from the start.
+// retries_total, unavailable_total) or takes a rate or quantile of
+// (messages_total, queue_wait_seconds) exists at 0 for every configured
+// robot from the start.
 func TestCountersStartAtZero(t *testing.T) {
 	tr := newTestReceiver(t, Options{})
 	families, err := tr.reg.Gather()
@@ -181,7 +182,8 @@ func TestCountersStartAtZero(t *testing.T) {
 		have[f.GetName()] = len(f.GetMetric()) > 0
 	}
 	for _, name := range []string{"rate_limited_total", "retries_total", "unavailable_total",
-		"notifications_merged_total", "parts_split_total", "alerts_truncated_total", "notifications_total"} {
+		"notifications_merged_total", "parts_split_total", "alerts_truncated_total", "notifications_total",
+		"queue_wait_seconds", "messages_total"} {
 		if !have["alertmanager_wecom_"+name] {
 			t.Errorf("alertmanager_wecom_%s has no series before its first event", name)
 		}

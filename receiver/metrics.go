@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
+	"github.com/alertmanager-wecom/alertmanager-wecom/wecom"
 )
 
 const namespace = "alertmanager_wecom"
@@ -101,5 +102,12 @@ func (m *metrics) initRobots(cfg *config.Config, dryRun bool) {
 			c.WithLabelValues(name)
 		}
 		m.queueDepth.WithLabelValues(name)
+		m.waitSeconds.WithLabelValues(name)
+		robot := cfg.Robots[name]
+		for _, msgtype := range []string{robot.MsgType, wecom.MsgTypeText} { // text: companions
+			for _, result := range []string{messageAccepted, messageFailed} {
+				m.messages.WithLabelValues(name, msgtype, result)
+			}
+		}
 	}
 }

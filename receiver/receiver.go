@@ -399,10 +399,17 @@ func (r *Receiver) recordRender(robot string, rendered *Rendered) {
 	}
 }
 
+// Message results, the result label of messages_total.
+const (
+	messageAccepted = "accepted"
+	messageFailed   = "failed"
+)
+
+// recordSend counts a message sent to WeCom, and the errcode it failed with.
 func (r *Receiver) recordSend(robot, msgtype string, err error) {
-	result := "accepted"
+	result := messageAccepted
 	if err != nil {
-		result = "failed"
+		result = messageFailed
 		var apiErr *wecom.APIError
 		if errors.As(err, &apiErr) {
 			r.metrics.errcodes.WithLabelValues(robot, strconv.Itoa(apiErr.Code)).Inc()
