@@ -76,11 +76,15 @@ const (
 	jobAbandoned
 )
 
+// errAbandoned is errNotSentInTime for a job whose submitter stopped
+// waiting before its outcome, which finish logs when it comes.
+var errAbandoned = fmt.Errorf("%w (the delivery goes on)", errNotSentInTime)
+
 // abandon stops waiting for j's outcome, which finish then logs, and
-// returns errNotSentInTime; or, when j finished meanwhile, its outcome.
+// returns errAbandoned; or, when j finished meanwhile, its outcome.
 func (j *job) abandon() error {
 	if j.handoff.CompareAndSwap(jobWaited, jobAbandoned) {
-		return errNotSentInTime
+		return errAbandoned
 	}
 	return <-j.done
 }

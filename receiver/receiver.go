@@ -250,8 +250,8 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if err != nil && errors.Is(err, errNotSentInTime) && req.Context().Err() != nil {
-		// Nobody to answer, and the outcome is not known yet.
+	if errors.Is(err, errAbandoned) && req.Context().Err() != nil {
+		// Nobody to answer, and the outcome is not known yet: finish logs it.
 		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
 		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout); the delivery goes on, and its outcome is logged when it comes", logAttrs...)
 		return
