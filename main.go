@@ -173,7 +173,9 @@ func serve(opts serveOptions, logger *slog.Logger) int {
 	})
 
 	server := &http.Server{
-		Handler:           router,
+		// Browsers' cross-origin POSTs (text/plain needs no preflight) refused:
+		// Alertmanager, curl and probes send no Origin or Sec-Fetch-Site.
+		Handler:           http.NewCrossOriginProtection().Handler(router),
 		ReadHeaderTimeout: min(10*time.Second, opts.readTimeout),
 		ReadTimeout:       opts.readTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),

@@ -98,7 +98,7 @@ func TestLoadBad(t *testing.T) {
 		"bad_robot_name":      "robots.ops/x: robot names may hold only letters, digits, _ and -",
 		"bad_rate":            "global.rate_limit.messages: -1 is negative",
 		"bad_overflow":        `robots.ops: unknown overflow "drop" (split or truncate)`,
-		"missing_key_file":    "robots.ops: key_file: open testdata/nope.key: no such file or directory",
+		"missing_key_file":    "robots.ops: key_file: cannot read the file it names: no such file or directory",
 		"bad_strategy":        `robots.ops: unknown strategy "email" (phone or mapping_table)`,
 		"key_is_url":          "robots.ops: key holds one of :/?=&%#, as a URL does: use url: for a full webhook URL, or give only the key",
 		"key_file_is_url":     "robots.ops: key_file holds one of :/?=&%#, as a URL does: use url_file: for a full webhook URL, or give only the key",

@@ -11,17 +11,34 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
+
+// maxFileBytes bounds a file the configuration names.
+const maxFileBytes = 64 << 20
 
 // readFile reads the file at path, a file the configuration names, and
 // adds it to FilesDigest. A byte order mark it starts with, which Windows
 // tools and Excel's "CSV UTF-8" write, is dropped.
 func (c *Config) readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	// O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileBytes {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("over %d MiB", maxFileBytes>>20)}
 	}
 	if c.files == nil {
 		c.files = sha256.New()

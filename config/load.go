@@ -412,7 +412,7 @@ func (c *Config) resolveWebhook(field string, r *Robot, dir string) error {
 	case sources == 0:
 		return fmt.Errorf("%s: one of key, key_file, url, url_file, key_from is required", field)
 	case r.KeyFrom != "" && r.KeyFrom != KeyFromAuthorization:
-		return fmt.Errorf("%s: unknown key_from %q (authorization)", field, r.KeyFrom)
+		return fmt.Errorf("%s: unknown key_from (not shown: it may be a key; the one value is authorization)", field)
 	}
 	key, webhook := string(r.Key), string(r.URL)
 	for _, f := range []struct {
@@ -426,7 +426,12 @@ func (c *Config) resolveWebhook(field string, r *Robot, dir string) error {
 		*f.path = resolve(dir, *f.path)
 		b, err := c.readFile(*f.path)
 		if err != nil {
-			return fmt.Errorf("%s: %s: %w", field, f.name, err)
+			// Not the path: key_file: <the key> is the likeliest mistake.
+			var pathErr *os.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return fmt.Errorf("%s: %s: cannot read the file it names: %w", field, f.name, err)
 		}
 		*f.value = strings.TrimSpace(string(b))
 	}
@@ -563,7 +568,7 @@ var (
 	fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	// quoted is a value an unmarshaler quotes in its error, with the
 	// space or ": " that introduces it.
-	quoted = regexp.MustCompile(`:? "(?:[^"\\]|\\.)*"`)
+	quoted = regexp.MustCompile(`:? (?:"(?:[^"\\]|\\.)*"|'[^']*'|` + "`[^`]*`)")
 )
 
 // redactYAMLError rewrites a decoding error so that it quotes no value from

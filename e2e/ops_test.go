@@ -524,3 +524,37 @@ func TestSlowClientCutOff(t *testing.T) {
 		t.Error("a cut-off request was delivered")
 	}
 }
+
+// TestBrowsersCrossOriginRefused: a web page an on-call engineer has open
+// cannot make their browser reload the receiver or post a forged alert (a
+// text/plain POST needs no CORS preflight); Alertmanager, curl and probes,
+// which send no Origin or Sec-Fetch-Site, are served.
+func TestBrowsersCrossOriginRefused(t *testing.T) {
+	fake := wecomtest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddRobot(secretKey)
+	_, addr := startReceiver(t, t.TempDir(), opsConfig(fake.APIURL()))
+	base := "http://" + addr
+	waitReady(t, base+"/-/ready")
+	body := payloadFile(t, "firing-one-alert.json")
+	for _, path := range []string{"/-/reload", "/robots/ops/send"} {
+		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a browser's cross-site POST %s was answered %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if n := len(fake.Accepted()); n != 0 {
+		t.Errorf("WeCom got %d messages from cross-site POSTs", n)
+	}
+	if code, b := post(t, http.DefaultClient, base+"/robots/ops/send", body); code != http.StatusOK {
+		t.Errorf("a POST as Alertmanager sends it was answered %d %s", code, b)
+	}
+}

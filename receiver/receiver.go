@@ -325,7 +325,7 @@ func (r *Receiver) decode(w http.ResponseWriter, req *http.Request) (*Notificati
 	}()
 	buf.Reset()
 	if req.ContentLength > 0 && req.ContentLength <= r.maxBody {
-		buf.Grow(int(req.ContentLength) + 1) // +1: ReadFrom stops at EOF without growing
+		buf.Grow(int(min(req.ContentLength, maxPooledBody)) + 1) // +1: ReadFrom stops at EOF without growing; never more than a pooled buffer on a client's word
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, r.maxBody))
 	body := buf.Bytes()

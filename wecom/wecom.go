@@ -305,7 +305,7 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 		a, err = c.direct.post(ctx, r.target, body, c.timeout)
 	}
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", Redact(webhookURL), err)
+		return &scrubbedError{fmt.Sprintf("post to %s: %s", Redact(webhookURL), scrub(err.Error(), webhookURL)), err}
 	}
 	if a.status != http.StatusOK {
 		return &StatusError{Code: a.status}
@@ -324,7 +324,7 @@ func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error 
 		return errors.New("decode wecom answer: no errcode")
 	}
 	if *decoded.Errcode != 0 {
-		return &APIError{Code: *decoded.Errcode, Message: decoded.Errmsg}
+		return &APIError{Code: *decoded.Errcode, Message: scrub(decoded.Errmsg, webhookURL)}
 	}
 	return nil
 }
@@ -384,6 +384,46 @@ func Redact(u string) string {
 }
 
 const defaultPath = "/cgi-bin/webhook/send"
+
+// scrubbedError is err with a message that scrub cleaned, for errors.Is
+// and errors.As still to see err.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub removes from s, an answer's text, every part of webhookURL that may
+// be a secret (query values, user info, a gateway's path), as sent or as
+// escaped: a gateway of one's own may echo the URL in errmsg.
+func scrub(s, webhookURL string) string {
+	u, err := url.Parse(webhookURL)
+	if err != nil {
+		return "<not shown>"
+	}
+	var secrets []string
+	for _, vs := range u.Query() {
+		secrets = append(secrets, vs...)
+	}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		secrets = append(secrets, u.User.Username(), p)
+	}
+	if u.Path != defaultPath {
+		secrets = append(secrets, u.Path)
+	}
+	for _, x := range secrets {
+		if x == "" || x == "/" {
+			continue
+		}
+		for _, form := range []string{x, url.QueryEscape(x), url.PathEscape(x)} {
+			s = strings.ReplaceAll(s, form, "<redacted>")
+		}
+	}
+	return s
+}
 
 // redactURLError strips the URL from the *url.Error net/http wraps every
 // failure in, keeping the operation and the cause.
