@@ -14,6 +14,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,6 +206,7 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		// Loud: Alertmanager gives the notification up until the group's
 		// next flush, and nothing else of this receiver would tell.
 		r.metrics.unknownRobot.Inc()
+		name = shownRobotName(name)
 		r.logger.Warn("Refused notification for an unknown robot: Alertmanager's webhook URL names a robot the configuration does not have", "robot", name)
 		http.Error(w, fmt.Sprintf("unknown robot %q", name), http.StatusNotFound)
 		return
@@ -270,6 +272,20 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 	r.metrics.notifications.WithLabelValues(name, resultDelivered).Inc()
 	r.logger.Debug("Delivered notification", logAttrs...)
 	w.WriteHeader(http.StatusOK)
+}
+
+// keyShaped matches a WeCom robot key (a UUID), which an Alertmanager
+// webhook URL may hold by mistake where the robot's name goes:
+// /robots/<key>/send.
+var keyShaped = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// shownRobotName is an unknown robot's name as logs and answers show it:
+// not at all when it looks like a robot key.
+func shownRobotName(name string) string {
+	if keyShaped.MatchString(name) {
+		return "<a robot key, not shown>"
+	}
+	return name
 }
 
 // retryAfter is the Retry-After of a 503: max_wait in whole seconds,

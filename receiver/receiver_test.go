@@ -432,6 +432,12 @@ func TestUnknownRobotIsLoud(t *testing.T) {
 	if logs := tr.logs.String(); !strings.Contains(logs, "unknown robot") || !strings.Contains(logs, "robot=renamed") {
 		t.Errorf("no log line names the unknown robot:\n%s", logs)
 	}
+	// A key where the robot's name goes (/robots/<key>/send) is not echoed.
+	const key = "693a91f6-7f2e-4c1b-9d3e-5a6b7c8d9e0f"
+	code, answer := tr.post(t, key, payload(t, "firing-one-alert.json"))
+	if code != http.StatusNotFound || strings.Contains(answer, key[:8]) || strings.Contains(tr.logs.String(), key[:8]) {
+		t.Errorf("a key as the robot's name: answer %d %q; logs:\n%s", code, answer, tr.logs)
+	}
 }
 
 func TestDryRunSendsNothing(t *testing.T) {
