@@ -23,7 +23,7 @@ type batch struct {
 	solos []*Rendered
 	// soloOf[k] is the index of the notification solos[k] renders.
 	soloOf []int
-	// merged counts the notifications the digest's first card carries.
+	// merged counts the notifications merged into the digest, over all its cards.
 	merged int
 	// failed holds the notifications that could not be rendered on their
 	// own, by index: only they fail, not the rest of the batch.

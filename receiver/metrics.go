@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "notifications_total",
-			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate, abandoned: Alertmanager stopped waiting before the outcome, which is logged).",
+			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate, abandoned: Alertmanager stopped waiting while it was being sent; its outcome is logged).",
 		}, []string{"robot", "result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:      "How long notifications waited for the robot's budget before their first message was posted, or before they ended unsent (503 at max_wait).",
 			Buckets:   []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 20, 30, 60},
 		}, []string{"robot"}),
-		merged: counter("notifications_merged_total", "Notifications merged into a digest with others that WeCom accepted."),
+		merged: counter("notifications_merged_total", "Notifications merged into a digest with others, counted once WeCom accepted the digest's first card."),
 		parts:  counter("parts_split_total", "Messages that oversized notifications were split into, counted once a notification is delivered."),
 		truncated: counter("alerts_truncated_total",
 			"Alerts left out of a message to fit WeCom's byte limit, counted once a notification is delivered."),

@@ -24,7 +24,8 @@ type Responder struct {
 	// Member is the configured member, nil when the person is not one.
 	Member *config.Member `json:"-"`
 	// Via says which rule gave the responder, and how: a member, a team,
-	// the from_label label, a schedule's shift or override.
+	// the from_label label, a schedule's shift or override. Explain sets
+	// it; Resolve leaves it empty.
 	Via string `json:"via"`
 }
 

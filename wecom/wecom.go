@@ -154,7 +154,9 @@ const (
 
 // APIError is a non-zero errcode in WeCom's answer.
 type APIError struct {
-	Code    int
+	Code int
+	// Message is WeCom's errmsg, with any part of the webhook URL that may
+	// be a secret removed (a gateway may echo the URL).
 	Message string
 }
 
@@ -288,7 +290,7 @@ func (c *Client) routeFor(webhookURL string) (route, error) {
 
 // Send posts m to the robot at webhookURL and returns nil only when WeCom
 // answered errcode 0. The URL holds the robot's key, so it never appears in
-// the error; see Redact.
+// the error (see Redact), nor does what the server quoted of it.
 func (c *Client) Send(ctx context.Context, webhookURL string, m *Message) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errInvalidMessage, err)

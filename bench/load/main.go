@@ -10,6 +10,10 @@
 // percentiles, the receiver's peak RSS.
 // storm: -groups distinct groups on one robot within -spread, WeCom at 20
 // messages a minute: 45009 answers, alerts lost, time to delivery.
+//
+// -lean, -procs and -cpu set up the load side of throughput mode (see the
+// README's performance section): -lean=false -procs 0 -cpu -1 is the setup
+// of the sessions before the seventh.
 package main
 
 import (
@@ -43,7 +47,7 @@ func main() {
 	groups := flag.Int("groups", 200, "distinct groups (storm)")
 	spread := flag.Duration("spread", 5*time.Second, "time the storm's groups arrive in (storm)")
 	lean := flag.Bool("lean", true, "throughput: the fake WeCom reads HTTP itself (wecomtest.LeanServer) rather than through net/http (wecomtest.Server), to leave more of the machine to the receiver; both check every message")
-	procs := flag.Int("procs", 1, "throughput: GOMAXPROCS of the load program itself (the receiver's own is left alone); one P costs the load side the least scheduling, which leaves more of a 2-core machine to the receiver")
+	procs := flag.Int("procs", 1, "throughput: GOMAXPROCS of the load program itself (the receiver's own is left alone); one P costs the load side the least scheduling, which leaves more of a 2-core machine to the receiver; 0 leaves Go's default")
 	pin := flag.Int("cpu", 0, "throughput: pin the load program, once the receiver has started (which keeps every CPU), to this CPU, so that its wake-ups land on one core; -1 leaves it to the kernel")
 	cpuProfile := flag.String("cpuprofile", "", "write the load program's own CPU profile (load generator and fake WeCom) to this file")
 	flag.Parse()
