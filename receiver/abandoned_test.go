@@ -52,8 +52,8 @@ func TestAbandonedOutcomeIsAnsweredOrLogged(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		outcomeLogged(t, tr, "phoneonly", "DiskFull", "errcode -1")
 	})
-	// Still in the queue when Alertmanager left: remove + finish answer
-	// done, and the WARN says the delivery goes on.
+	// Still in the queue when Alertmanager left: taken out and dropped, and
+	// the line says so rather than blame max_wait or promise an outcome.
 	t.Run("removed from the queue", func(t *testing.T) {
 		tr := newTestReceiver(t, Options{}, func(cfg string) string {
 			return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 1, per: 1m}", 1)
@@ -63,7 +63,13 @@ func TestAbandonedOutcomeIsAnsweredOrLogged(t *testing.T) {
 		}
 		tr.postWithTimeout(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Waits"}), 300*time.Millisecond)
 		time.Sleep(2500 * time.Millisecond)
-		outcomeLogged(t, tr, "phoneonly", "Waits", "max_wait")
+		outcomeLogged(t, tr, "phoneonly", "Waits", "it is dropped")
+		if n := tr.value(t, "unavailable", "phoneonly"); n != 0 {
+			t.Errorf("unavailable_total = %v for a notification nobody was answered 503 for", n)
+		}
+		if n := tr.value(t, "notifications", "abandoned", "phoneonly"); n != 1 {
+			t.Errorf("notifications_total{result=abandoned} = %v, want 1", n)
+		}
 	})
 	// A digest holds A past A's deadline (B's is later); Alertmanager's
 	// timeout for A falls between A's deadline and the digest's outcome,

@@ -76,6 +76,11 @@ const (
 	jobAbandoned
 )
 
+// errDropped ends a job still in the queue when Alertmanager stopped
+// waiting (its webhook timeout): it is not sent, and Alertmanager's next
+// try sends it.
+var errDropped = errors.New("Alertmanager stopped waiting before it was sent: dropped, for Alertmanager's next try")
+
 // errAbandoned is errNotSentInTime for a job whose submitter stopped
 // waiting before its outcome, which finish logs when it comes.
 var errAbandoned = fmt.Errorf("%w (the delivery goes on)", errNotSentInTime)
@@ -316,8 +321,12 @@ func (q *robotQueue) submit(ctx context.Context, j *job) error {
 	case <-ctx.Done():
 	}
 	if q.remove(j) {
-		q.r.finish(j, errNotSentInTime)
-		return errNotSentInTime
+		err := errNotSentInTime
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = errDropped
+		}
+		q.r.finish(j, err)
+		return err
 	}
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return j.abandon()

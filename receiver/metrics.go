@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "notifications_total",
-			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate, abandoned: Alertmanager stopped waiting while it was being sent; its outcome is logged).",
+			Help:      "Notifications received from Alertmanager, by robot and result (delivered, dry_run, bad_request, failed, duplicate, abandoned: Alertmanager stopped waiting first; being sent, the outcome is logged; still queued, it is dropped).",
 		}, []string{"robot", "result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,

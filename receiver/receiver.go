@@ -190,7 +190,8 @@ const (
 	resultFailed     = "failed"
 	resultDuplicate  = "duplicate"
 	// resultAbandoned: Alertmanager stopped waiting (its webhook timeout)
-	// before the outcome, which is logged when it comes.
+	// before the outcome: one being sent has it logged when it comes, one
+	// still in the queue is dropped.
 	resultAbandoned = "abandoned"
 )
 
@@ -256,6 +257,12 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		// Nobody to answer, and the outcome is not known yet: finish logs it.
 		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
 		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout); the delivery goes on, and its outcome is logged when it comes", logAttrs...)
+		return
+	}
+	if errors.Is(err, errDropped) {
+		// Nobody to answer, and nothing was sent.
+		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
+		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout) before it was sent; it is dropped, and Alertmanager's next try sends it", logAttrs...)
 		return
 	}
 	if err != nil {
