@@ -44,9 +44,7 @@ func TestAbandonedOutcomeIsAnsweredOrLogged(t *testing.T) {
 	// past Alertmanager's timeout; submit finishes the job itself, so
 	// finish sends on done and logs nothing.
 	t.Run("unlimited", func(t *testing.T) {
-		tr := newTestReceiver(t, Options{}, func(cfg string) string {
-			return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 0}", 1)
-		})
+		tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 1s\n  rate_limit: {messages: 0}"))
 		tr.fake.Chaos = func(string) *wecomtest.Failure { return &wecomtest.Failure{Errcode: wecom.ErrcodeBusy} }
 		tr.postWithTimeout(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "DiskFull"}), 300*time.Millisecond)
 		time.Sleep(1500 * time.Millisecond)
@@ -55,9 +53,7 @@ func TestAbandonedOutcomeIsAnsweredOrLogged(t *testing.T) {
 	// Still in the queue when Alertmanager left: taken out and dropped, and
 	// the line says so rather than blame max_wait or promise an outcome.
 	t.Run("removed from the queue", func(t *testing.T) {
-		tr := newTestReceiver(t, Options{}, func(cfg string) string {
-			return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 1, per: 1m}", 1)
-		})
+		tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 1, per: 1m}"))
 		if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Spend"})); code != http.StatusOK {
 			t.Fatalf("spend: %d %s", code, b)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -13,9 +12,7 @@ import (
 // WeCom on loopback. Run: go test -run '^$' -bench Notification -benchmem ./receiver
 func BenchmarkNotification(b *testing.B) {
 	t := &testing.T{}
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 0}\n  dedup_window: 0s", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 0}\n  dedup_window: 0s"))
 	tr.fake.Limit, tr.fake.CountOnly = 0, true
 	body, err := readPayload("firing-two-alerts.json")
 	if err != nil {

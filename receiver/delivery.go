@@ -561,7 +561,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 			failure = err
 			return
 		}
-		b = &batch{solos: []*Rendered{rendered}, soloOf: []int{0}}
+		b = &batch{solos: map[int]*Rendered{0: rendered}}
 		b.addUnit(rendered.Messages, []int{0})
 	} else {
 		preps := make([]*prepared, len(jobs))
@@ -577,8 +577,8 @@ func (q *robotQueue) deliver(jobs []*job) {
 			q.r.finish(jobs[i], err)
 		}
 	}
-	for k, rendered := range b.solos {
-		jobs[b.soloOf[k]].rendered = rendered
+	for i, rendered := range b.solos {
+		jobs[i].rendered = rendered
 	}
 	for _, c := range b.carries {
 		for _, i := range c {

@@ -86,9 +86,7 @@ func TestDuplicatesArePerRobot(t *testing.T) {
 // TestRetryAfterAtLeastASecond: a max_wait under a second (which the config
 // accepts) does not answer "Retry-After: 0", retry at once.
 func TestRetryAfterAtLeastASecond(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 500ms\n  rate_limit: {messages: 1, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 500ms\n  rate_limit: {messages: 1, per: 1m}"))
 	if code, b := tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"})); code != http.StatusOK {
 		t.Fatalf("the first notification: %d %s", code, b)
 	}
@@ -119,9 +117,7 @@ func TestTemplateErrorIs500(t *testing.T) {
 // digest while most of the budget is free: each goes with the robot's own
 // template (labels, runbook, description...).
 func TestNoDigestWhileBudgetIsFree(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 20, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 5s\n  rate_limit: {messages: 20, per: 1m}"))
 	// WeCom is slow to answer the first message: the worker is busy for 300ms.
 	tr.fake.Inject("key-table", wecomtest.Failure{Delay: 300 * time.Millisecond})
 	var wg sync.WaitGroup
@@ -209,9 +205,7 @@ func TestRetriesCountResends(t *testing.T) {
 // what waits into a digest when the window frees, rather than sending one
 // notification per window and answering the rest 503.
 func TestOneMessagePerWindowMerges(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 3s\n  rate_limit: {messages: 1, per: 2s}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 3s\n  rate_limit: {messages: 1, per: 2s}"))
 	tr.fake.Limit, tr.fake.Window = 1, 2*time.Second
 	// First one spends the window.
 	if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "First"})); code != http.StatusOK {
@@ -277,9 +271,7 @@ func TestSplitThatFitsTheWindowIsKept(t *testing.T) {
 // message, the retry that cannot be sent before max_wait is neither counted
 // nor waited for: the 503 comes at once.
 func TestNoRetryPastTheBudget(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 1, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 1, per: 1m}"))
 	tr.fake.Inject("key-phoneonly", wecomtest.Failure{Errcode: -1})
 	start := time.Now()
 	code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "DiskFull"}))
@@ -342,9 +334,7 @@ func oneLineFor(s, msgtype string) string { return templates.OneLine(s, msgtype)
 // freeing only after max_wait, the card was posted alone: its phone
 // mentions never went out, and Alertmanager's retry posted it again.
 func TestUnitNotPostedHalf(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 2, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 2, per: 1m}"))
 	// One message without responders spends one of the two.
 	if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "NoOwner"})); code != http.StatusOK {
 		t.Fatalf("first: %d %s", code, b)

@@ -19,10 +19,9 @@ type batch struct {
 	carries [][]int
 	// units are the lengths of the runs of messages sent together, in order.
 	units []int
-	// solos are the notifications rendered on their own, for the metrics.
-	solos []*Rendered
-	// soloOf[k] is the index of the notification solos[k] renders.
-	soloOf []int
+	// solos holds, by index, the notifications rendered on their own, for
+	// the metrics.
+	solos map[int]*Rendered
 	// merged counts the notifications merged into the digest, over all its cards.
 	merged int
 	// failed holds the notifications that could not be rendered on their
@@ -58,7 +57,7 @@ func (s *State) digest(robot *config.Robot, preps []*prepared, budget int) (*bat
 	var union []responders.Mention
 	mentionAll := false
 	var alone []int
-	out := &batch{}
+	out := &batch{solos: map[int]*Rendered{}}
 	for i, p := range preps {
 		if p.alone {
 			alone = append(alone, i)
@@ -178,8 +177,7 @@ func (s *State) addAlone(out *batch, preps []*prepared, alone []int, budget int)
 			continue
 		}
 		budget -= len(rendered.Messages)
-		out.solos = append(out.solos, rendered)
-		out.soloOf = append(out.soloOf, i)
+		out.solos[i] = rendered
 		out.addUnit(rendered.Messages, []int{i})
 	}
 }

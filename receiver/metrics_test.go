@@ -46,9 +46,7 @@ func (tr *testReceiver) histogram(t *testing.T, name string, labels ...string) (
 // (block over half a card, p.alone, a "digest of one") and ones whose
 // digest WeCom refused are counted as merged.
 func TestMergedCountsOnlyWhatWasMerged(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 6, per: 4s}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 8s\n  rate_limit: {messages: 6, per: 4s}"))
 	tr.fake.Limit, tr.fake.Window = 6, 4*time.Second
 	// Spend 4 of 6: more than half, so what waits is lingered on and merged.
 	for i := range 4 {
@@ -86,9 +84,7 @@ func TestMergedCountsOnlyWhatWasMerged(t *testing.T) {
 
 // a digest WeCom refuses (93000) is counted as merged and "sent".
 func TestMergedNotCountedWhenTheDigestIsRefused(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 6, per: 4s}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 8s\n  rate_limit: {messages: 6, per: 4s}"))
 	for i := range 4 {
 		if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": fmt.Sprint("Spend", i)})); code != http.StatusOK {
 			t.Fatalf("spend %d: %d %s", i, code, b)
@@ -179,18 +175,13 @@ func TestTruncatedCountedOncePerNotification(t *testing.T) {
 // robot's budget") miss a notification the worker took and holds while it
 // waits for budget (a card and its companion, a 45009 block, a retry).
 func TestQueueMetricsSeeWaitingForBudget(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 3, per: 4s}", 1)
-	})
-	dba := func(name string) []byte {
-		return notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"})
-	}
-	if code, b := tr.post(t, "phoneonly", dba("First")); code != http.StatusOK {
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 8s\n  rate_limit: {messages: 3, per: 4s}"))
+	if code, b := tr.post(t, "phoneonly", dbaNotification(t, "First")); code != http.StatusOK {
 		t.Fatalf("first: %d %s", code, b) // card + companion: 2 of 3 spent
 	}
 	done := make(chan int, 1)
 	start := time.Now()
-	go func() { code, _ := tr.post(t, "phoneonly", dba("Second")); done <- code }()
+	go func() { code, _ := tr.post(t, "phoneonly", dbaNotification(t, "Second")); done <- code }()
 	time.Sleep(3 * time.Second) // past the 2s linger: the worker holds it, waiting for 2 messages of budget
 	depth := tr.gauge(t, "queue_depth", "phoneonly")
 	code := <-done
@@ -208,9 +199,7 @@ func TestQueueMetricsSeeWaitingForBudget(t *testing.T) {
 // a notification answered 503 at max_wait is never observed in
 // queue_wait_seconds: the histogram cannot show the waits that matter.
 func TestQueueWaitSeesTimeouts(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 1, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 1s\n  rate_limit: {messages: 1, per: 1m}"))
 	if code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "A"})); code != 200 {
 		t.Fatal(code)
 	}
@@ -265,9 +254,7 @@ func checkOneErrorLine(t *testing.T, tr *testReceiver, code int, errcode string)
 // queue_depth back to 0 after a reload removing the robot whose
 // notifications wait, and after Shutdown.
 func TestQueueDepthAfterReloadAndShutdown(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 5s\n  rate_limit: {messages: 1, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 5s\n  rate_limit: {messages: 1, per: 1m}"))
 	tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "A"}))
 	var wg sync.WaitGroup
 	for i := range 3 {

@@ -159,9 +159,7 @@ func TestIdenticalNotificationsAtOnce(t *testing.T) {
 // rate limit window empty) each is dropped, so that no client can grow the
 // process without bound.
 func TestIdleQueuesDropped(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 20, per: 200ms}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 20, per: 200ms}"))
 	tr.recv.queueIdle = 20 * time.Millisecond
 	body := payload(t, "firing-one-alert.json")
 	before := runtime.NumGoroutine()
@@ -187,9 +185,7 @@ func TestIdleQueuesDropped(t *testing.T) {
 // and queueing its notification; posts racing the worker's exit are all
 // delivered.
 func TestQueueDroppedWhileFound(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 1000, per: 1ms}\n  dedup_window: 0s", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 1s\n  rate_limit: {messages: 1000, per: 1ms}\n  dedup_window: 0s"))
 	tr.recv.queueIdle = 0
 	tr.fake.Limit = 0 // only the race is under test
 	body := payload(t, "firing-one-alert.json")
@@ -310,9 +306,7 @@ func TestSoloRenderErrorFailsOnlyItself(t *testing.T) {
 // alone: the digest goes at once, the large one waits for budget of its
 // own (here past max_wait: 503), and the limiter counts only real posts.
 func TestSolosDoNotHoldBackTheDigest(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 4, per: 5s}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 1s\n  rate_limit: {messages: 4, per: 5s}"))
 	tr.fake.Limit = 0
 	state := tr.recv.State()
 	robot := state.Config.Robots["phone"]
@@ -352,9 +346,7 @@ func TestSolosDoNotHoldBackTheDigest(t *testing.T) {
 // TestUnlimited45009BacksOff: a robot without a rate limit that WeCom
 // answers 45009 backs off between tries instead of retrying at once.
 func TestUnlimited45009BacksOff(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 1s\n  rate_limit: {messages: 0}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 1s\n  rate_limit: {messages: 0}"))
 	tr.fake.Limit, tr.fake.Window = 1, time.Minute
 	tr.post(t, "table", notification(t, "firing", template.KV{"alertname": "A"}))
 	start := time.Now()
@@ -428,9 +420,7 @@ func TestSharedKeyStricterLimitHolds(t *testing.T) {
 // for budget, and one coming later, with a retryable error (503) at once;
 // the queue's depth goes back to 0 and nothing more is posted.
 func TestShutdownAnswersWhatWaits(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 10s\n  rate_limit: {messages: 1, per: 1m}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 10s\n  rate_limit: {messages: 1, per: 1m}"))
 	if code, b := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "First"})); code != http.StatusOK {
 		t.Fatalf("first: %d %s", code, b)
 	}
@@ -460,18 +450,13 @@ func TestShutdownAnswersWhatWaits(t *testing.T) {
 // by Shutdown too; it waited for the budget and was posted (200) while the
 // process was stopping.
 func TestShutdownAnswersWhatTheWorkerHolds(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 8s\n  rate_limit: {messages: 3, per: 6s}", 1)
-	})
-	dba := func(name string) []byte {
-		return notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"})
-	}
-	if code, b := tr.post(t, "phoneonly", dba("First")); code != http.StatusOK {
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 8s\n  rate_limit: {messages: 3, per: 6s}"))
+	if code, b := tr.post(t, "phoneonly", dbaNotification(t, "First")); code != http.StatusOK {
 		t.Fatalf("first: %d %s", code, b) // a card and its companion: 2 of 3 spent
 	}
 	answered := make(chan int, 1)
 	go func() {
-		code, _ := tr.post(t, "phoneonly", dba("Second"))
+		code, _ := tr.post(t, "phoneonly", dbaNotification(t, "Second"))
 		answered <- code
 	}()
 	// The worker takes it off the queue, then waits for 2 messages of budget,
@@ -493,9 +478,7 @@ func TestShutdownAnswersWhatTheWorkerHolds(t *testing.T) {
 // TestShutdownAnswersUnlimitedRobots: after Shutdown a robot without a rate
 // limit answers 503 too, as Shutdown says; it posted.
 func TestShutdownAnswersUnlimitedRobots(t *testing.T) {
-	tr := newTestReceiver(t, Options{}, func(cfg string) string {
-		return strings.Replace(cfg, "max_wait: 2s", "max_wait: 2s\n  rate_limit: {messages: 0}", 1)
-	})
+	tr := newTestReceiver(t, Options{}, withGlobal("max_wait: 2s\n  rate_limit: {messages: 0}"))
 	tr.recv.Shutdown()
 	if code, _ := tr.post(t, "phoneonly", notification(t, "firing", template.KV{"alertname": "Later"})); code != http.StatusServiceUnavailable {
 		t.Errorf("a notification after Shutdown was answered %d, want 503", code)

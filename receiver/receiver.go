@@ -253,16 +253,10 @@ func (r *Receiver) serveSend(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if errors.Is(err, errAbandoned) && req.Context().Err() != nil {
-		// Nobody to answer, and the outcome is not known yet: finish logs it.
+	if what := afterAlertmanagerLeft(req, err); what != "" {
+		// Nobody to answer.
 		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
-		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout); the delivery goes on, and its outcome is logged when it comes", logAttrs...)
-		return
-	}
-	if errors.Is(err, errDropped) {
-		// Nobody to answer, and nothing was sent.
-		r.metrics.notifications.WithLabelValues(name, resultAbandoned).Inc()
-		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout) before it was sent; it is dropped, and Alertmanager's next try sends it", logAttrs...)
+		r.logger.Warn("Alertmanager stopped waiting for the notification (its webhook timeout); "+what, logAttrs...)
 		return
 	}
 	if err != nil {
@@ -293,6 +287,22 @@ func shownRobotName(name string) string {
 		return "<a robot key, not shown>"
 	}
 	return name
+}
+
+// afterAlertmanagerLeft says what becomes of a notification whose request
+// Alertmanager gave up on, when submit's err tells (errDropped,
+// errAbandoned), or "" when the outcome is known or somebody still waits
+// for it.
+func afterAlertmanagerLeft(req *http.Request, err error) string {
+	switch {
+	case req.Context().Err() == nil:
+		return ""
+	case errors.Is(err, errDropped):
+		return "it was not sent yet; it is dropped, and Alertmanager's next try sends it"
+	case errors.Is(err, errAbandoned):
+		return "the delivery goes on, and its outcome is logged when it comes"
+	}
+	return ""
 }
 
 // retryAfter is the Retry-After of a 503: max_wait in whole seconds,

@@ -69,6 +69,19 @@ type testReceiver struct {
 	logs   *syncbuf.Buffer
 }
 
+// withGlobal is an edit of testConfig that sets global settings (max_wait,
+// rate_limit, ...) in place of its "max_wait: 2s".
+func withGlobal(settings string) func(string) string {
+	return func(cfg string) string { return strings.Replace(cfg, "max_wait: 2s", settings, 1) }
+}
+
+// dbaNotification is a firing notification of one critical alert named
+// name on team dba, whose responders the phone robots mention by phone:
+// a card and its companion.
+func dbaNotification(t *testing.T, name string) []byte {
+	return notification(t, "firing", template.KV{"alertname": name, "team": "dba", "severity": "critical"})
+}
+
 // newTestReceiver serves testConfig, changed by edits, against a fake WeCom.
 func newTestReceiver(t *testing.T, opts Options, edits ...func(string) string) *testReceiver {
 	t.Helper()

@@ -13,10 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // direct posts to WeCom over HTTP/1.1 keep-alive connections of its own,
@@ -348,7 +349,7 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 			return answer{}, 0, false // obsolete line folding or worse: net/http knows
 		}
 		for _, c := range name {
-			if c != ' ' && !httpTokenByte(c) {
+			if c != ' ' && !httpguts.IsTokenRune(rune(c)) {
 				return answer{}, 0, false // net/http refuses it
 			}
 		}
@@ -378,9 +379,4 @@ func plainAnswer(r *bufio.Reader) (a answer, n int, ok bool) {
 		return answer{}, 0, false
 	}
 	return answer{status: http.StatusOK, body: bytes.Clone(buf[end+4 : n])}, n, true
-}
-
-// httpTokenByte reports whether c may be in a header name (RFC 9110's tchar).
-func httpTokenByte(c byte) bool {
-	return c < 0x80 && ('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0)
 }
