@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	tmpltext "text/template"
 	"time"
 	"unicode/utf8"
@@ -76,6 +77,10 @@ type compiled struct {
 	// routeLabels reports whether a template it may run calls routeLabels,
 	// which then needs the data's own route labels; see Execute.
 	routeLabels bool
+	// slow is set once quickRender left the text to text/template: what
+	// it could not render (a map, a pipeline) is nearly always in the
+	// template, not in the data, so it is not tried again.
+	slow atomic.Bool
 }
 
 // Funcs are the functions this receiver adds to Alertmanager's.
@@ -102,6 +107,11 @@ var Funcs = template.FuncMap{
 	// messages do: on one line, starting no block, its bold and links kept.
 	"wecomProse": proseMarkdown,
 }
+
+// renderFuncs are the functions every template can call, as quickRender
+// calls them: Alertmanager's, then this package's over them, as Load adds
+// them.
+var renderFuncs = quickFuncs(template.DefaultFuncs, Funcs)
 
 // loadZone returns the zone named name ("" is UTC), loading each zone once.
 func loadZone(name string) (*time.Location, error) {
@@ -188,10 +198,25 @@ func (t *Templates) Execute(text string, data *Data) (string, error) {
 	buf := buffers.Get().(*bytes.Buffer)
 	defer buffers.Put(buf)
 	buf.Reset()
-	if err := tmpl.Execute(buf, data); err != nil {
-		return "", err
+	if !c.quick(buf, data) {
+		if err := tmpl.Execute(buf, data); err != nil {
+			return "", err
+		}
 	}
 	return PlaceMentions(buf.String(), data.InlineMentions), nil
+}
+
+// quick renders data with quickRender, unless c calls routeLabels (which
+// Execute binds to the data) or quickRender once left c to text/template.
+func (c *compiled) quick(buf *bytes.Buffer, data *Data) bool {
+	if c.routeLabels || c.slow.Load() {
+		return false
+	}
+	if quickRender(buf, c.tmpl, renderFuncs, data) {
+		return true
+	}
+	c.slow.Store(true)
+	return false
 }
 
 // tokenIndex returns the index that inside, what stands between a token's

@@ -1,0 +1,361 @@
+package templates
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	tmpltext "text/template"
+)
+
+// TestQuickRendersTheDefaults renders every default message over every
+// real payload, and over data that takes their other branches, both ways:
+// quickRender must render them all, as text/template does.
+func TestQuickRendersTheDefaults(t *testing.T) {
+	tmpl := mustLoad(t)
+	var texts []string
+	for _, lang := range []string{"en", "zh"} {
+		for _, msgtype := range []string{"markdown", "markdown_v2", "text"} {
+			texts = append(texts, DefaultMessage(msgtype, lang), DigestMessage(msgtype, lang))
+		}
+		texts = append(texts, MentionMessage(lang))
+	}
+	variants := map[string]func(d *Data){
+		"as is": func(*Data) {},
+		"left out, no responders, UTC": func(d *Data) {
+			d.TruncatedAlerts, d.Mentions, d.InlineMentions, d.TimeZone = 3, "", nil, ""
+		},
+		"no common labels, annotations or URL": func(d *Data) {
+			d.CommonLabels, d.CommonAnnotations, d.ExternalURL = nil, nil, ""
+			d.FiringTotal = 7
+		},
+	}
+	for _, p := range payloads {
+		for variant, change := range variants {
+			for _, text := range texts {
+				d := testData(loadPayload(t, p))
+				change(d)
+				c, err := tmpl.compile(text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var quick, slow bytes.Buffer
+				if !quickRender(&quick, c.tmpl, renderFuncs, d) {
+					t.Errorf("%s, %s, %s: quickRender left it to text/template", p, variant, text)
+					continue
+				}
+				if err := c.tmpl.Execute(&slow, d); err != nil {
+					t.Fatal(err)
+				}
+				if quick.String() != slow.String() {
+					t.Errorf("%s, %s, %s:\nquick %q\ntext/template %q", p, variant, text, quick.String(), slow.String())
+				}
+			}
+		}
+	}
+}
+
+// TestExecuteLeavesToTextTemplate: a template quickRender cannot render
+// renders through text/template, from then on without trying quickRender
+// again; the defaults stay on quickRender.
+func TestExecuteLeavesToTextTemplate(t *testing.T) {
+	tmpl := mustLoad(t)
+	d := testData(loadPayload(t, "firing-two-alerts"))
+	for _, tc := range []struct {
+		text, want string
+		slow       bool
+	}{
+		{DefaultMessage("markdown", "en"), "## <font color=\"warning\">[FIRING:2] MySQLReplicationLag</font>", false},
+		{`{{ .CommonLabels.alertname }} {{ len .Alerts }}`, "MySQLReplicationLag 2", true},
+	} {
+		for range 2 {
+			got, err := tmpl.Execute(tc.text, d)
+			if err != nil || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("%s: got %q, %v; want it to start %q", tc.text, got, err, tc.want)
+			}
+		}
+		c, err := tmpl.compile(tc.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.slow.Load() != tc.slow {
+			t.Errorf("%s: left to text/template %v, want %v", tc.text, c.slow.Load(), tc.slow)
+		}
+	}
+}
+
+// quickData has a field for each case quickRender renders or leaves to
+// text/template.
+type quickData struct {
+	S, Empty   string
+	Label      quickLabel
+	Str        quickStringer
+	PtrStr     quickPtrStringer
+	N, Zero    int
+	U          uint8
+	I8         int8
+	F          float64
+	B, NotB    bool
+	Items      []quickItem
+	NoItems    []quickItem
+	Arr        [2]quickItem
+	P, NilP    *quickItem
+	PItems     *[]quickItem
+	Any        any
+	AnyItem    any
+	NilAny     any
+	Err        error
+	M          map[string]string
+	Fn         func() string
+	Complex    complex128
+	quickEmbed // Deep
+	*quickGone // nil: Gone
+	hidden     string
+}
+
+type quickItem struct {
+	Name string
+	N    int
+	On   bool
+	Tags []string
+}
+
+type quickEmbed struct{ Deep string }
+
+type quickGone struct{ Gone string }
+
+// quickLabel prints as a string: it has no methods.
+type quickLabel string
+
+// quickStringer prints by its String method.
+type quickStringer string
+
+func (s quickStringer) String() string { return "S(" + string(s) + ")" }
+
+// quickPtrStringer prints by its String method when addressable.
+type quickPtrStringer struct{ X string }
+
+func (p *quickPtrStringer) String() string { return "P(" + p.X + ")" }
+
+func (quickData) Method() string     { return "method" }
+func (*quickData) PtrMethod() string { return "ptr method" }
+
+func newQuickData() *quickData {
+	items := []quickItem{{Name: "a", N: 1, On: true, Tags: []string{"x", "y"}}, {Name: "b"}}
+	return &quickData{
+		S: "s<@x>", Label: "label", Str: "str", PtrStr: quickPtrStringer{"p"},
+		N: 42, U: 7, I8: -3, F: 1.5, B: true,
+		Items: items, Arr: [2]quickItem{{Name: "arr0"}, {Name: "arr1", On: true}},
+		P: &quickItem{Name: "pointed", N: -1}, PItems: &items,
+		Any: "any", AnyItem: quickItem{Name: "in any"}, Err: nil,
+		M: map[string]string{"k": "v"}, Fn: func() string { return "fn" }, Complex: 1i,
+		quickEmbed: quickEmbed{Deep: "deep"}, hidden: "hidden",
+	}
+}
+
+// quickFuncMap has a func for each kind of call.
+var quickFuncMap = tmpltext.FuncMap{
+	"up":    strings.ToUpper,
+	"pair":  func(a, b string) string { return a + "+" + b },
+	"label": func(l quickLabel) string { return "L:" + string(l) },
+	"item":  func(d *quickData) quickItem { return d.Items[0] },
+	"nth": func(items []quickItem, n int) (*quickItem, error) {
+		if n < 0 || n >= len(items) {
+			return nil, errors.New("no such item")
+		}
+		return &items[n], nil
+	},
+	"fail":  func() (string, error) { return "", errors.New("failed") },
+	"boom":  func() string { panic("boom") },
+	"any":   func(v any) string { return "any" },
+	"many":  func(s ...string) string { return strings.Join(s, ",") },
+	"value": func() reflect.Value { return reflect.ValueOf("value") },
+	"five":  func(a, b, c, d, e string) string { return a + b + c + d + e },
+}
+
+// quickCases are templates for quickData, and whether quickRender renders
+// them (the rest it must leave to text/template).
+var quickCases = []struct {
+	text  string
+	quick bool
+}{
+	{`{{ .S }}|{{ .Empty }}|{{ .Label }}|{{ .N }}|{{ .Zero }}|{{ .U }}|{{ .I8 }}|{{ .B }}|{{ .NotB }}`, true},
+	{`{{ .P.Name }}{{ .P.N }}{{ .Deep }}{{ .Any }}{{ .AnyItem.Name }}{{ $.P.Name }}`, true},
+	{`{{ if .S }}yes{{ else }}no{{ end }}{{ if .Empty }}yes{{ else if .N }}n{{ end }}`, true},
+	{`{{ if .Items }}i{{ end }}{{ if .NoItems }}n{{ end }}{{ if .P }}p{{ end }}{{ if .NilP }}np{{ end }}{{ if .Any }}a{{ end }}{{ if .NilAny }}na{{ end }}{{ if .Err }}e{{ end }}{{ if .Arr }}arr{{ end }}{{ if .PtrStr }}s{{ end }}{{ if .M }}m{{ end }}{{ if .Fn }}f{{ end }}{{ if .F }}fl{{ end }}{{ if .Complex }}c{{ end }}{{ if .U }}u{{ end }}`, true},
+	{`{{ with .P }}{{ .Name }}{{ $.S }}{{ end }}{{ with .Empty }}x{{ else }}empty{{ end }}{{ with .NilP }}{{ else with .S }}{{ . }}{{ end }}`, true},
+	{`{{ range .Items }}[{{ .Name }}{{ range .Tags }}{{ . }}{{ end }}{{ $.N }}]{{ else }}none{{ end }}{{ range .NoItems }}x{{ else }}none{{ end }}`, true},
+	{`{{ range .Arr }}{{ .Name }}{{ end }}{{ range .PItems }}{{ .Name }}{{ end }}{{ range .NilAny }}x{{ else }}nothing{{ end }}`, true},
+	{`{{ not .S }}{{ not .Empty }}{{ not .Items }}{{ not .NilAny }}{{ not .P }}{{ not (up .Empty) }}`, true},
+	{`{{ up .S }}{{ pair .S "b" }}{{ label .Label }}{{ label "lit" }}{{ any .S }}{{ any .Label }}`, true},
+	{`{{ define "t" }}<{{ .Name }}>{{ end }}{{ template "t" .P }}{{ range .Items }}{{ template "t" . }}{{ end }}{{ template "t" (item .) }}`, true},
+	{`{{ define "r" }}{{ with .Tags }}{{ template "r" $ }}{{ end }}{{ end }}{{ define "s" }}{{ range .Items }}{{ template "s2" . }}{{ end }}{{ end }}{{ define "s2" }}{{ .Name }}{{ end }}{{ template "s" . }}`, true},
+	{`{{- /* a comment */ -}} text {{- .S -}} text`, true},
+	// Values fmt prints by a method or in its own way.
+	{`{{ .Str }}`, false}, {`{{ .PtrStr }}`, false}, {`{{ .F }}`, false}, {`{{ .Complex }}`, false},
+	{`{{ . }}`, false}, {`{{ $ }}`, false}, {`{{ .P }}`, false}, {`{{ .Items }}`, false}, {`{{ .NilAny }}`, false},
+	{`{{ .Err }}`, false}, {`{{ .M }}`, false}, {`{{ .Fn }}`, false}, {`{{ value }}`, false},
+	// Methods, maps, unexported or missing fields, nil pointers.
+	{`{{ .Method }}`, false}, {`{{ .PtrMethod }}`, false}, {`{{ .M.k }}`, false}, {`{{ .hidden }}`, false},
+	{`{{ if .quickEmbed }}s{{ end }}`, false}, {`{{ .Missing }}`, false}, {`{{ not .Missing }}`, false},
+	{`{{ .NilP.Name }}`, false}, {`{{ .Gone }}`, false}, {`{{ .Str.X }}`, false},
+	// Ranges over what is not a slice, and with variables or break.
+	{`{{ range .M }}{{ . }}{{ end }}`, false}, {`{{ range .N }}{{ . }}{{ end }}`, false}, {`{{ range .NilP }}{{ end }}`, false},
+	{`{{ range $i, $e := .Items }}{{ $i }}{{ end }}`, false}, {`{{ range .Items }}{{ break }}{{ end }}`, false},
+	// Calls quickRender leaves to text/template, or that fail.
+	{`{{ not "s" }}`, false}, {`{{ (nth .Items 1).Name }}`, false}, {`{{ with (nth .Items 1) }}{{ .Name }}{{ end }}`, false}, {`{{ nth .Items 5 }}`, false},
+	{`{{ fail }}`, false}, {`{{ boom }}`, false}, {`{{ many "a" "b" }}`, false}, {`{{ five "a" "b" "c" "d" "e" }}`, false},
+	{`{{ up .N }}`, false}, {`{{ up }}`, false}, {`{{ pair .S }}`, false}, {`{{ up nil }}`, false}, {`{{ label .S }}`, false},
+	{`{{ index .Items 0 }}`, false}, {`{{ len .Items }}`, false}, {`{{ printf "%d" .N }}`, false}, {`{{ and .S .N }}`, false},
+	// Pipelines, variables, constants, chains.
+	{`{{ .S | up }}`, false}, {`{{ $x := .S }}{{ $x }}`, false}, {`{{ "lit" }}`, false}, {`{{ 1 }}`, false},
+	{`{{ true }}`, false}, {`{{ nil }}`, false}, {`{{ (.P).Name }}`, false},
+	// Template calls.
+	{`{{ define "n" }}{{ . }}{{ end }}{{ template "n" }}`, false}, {`{{ template "undefined" . }}`, false},
+	{`{{ define "loop" }}{{ template "loop" . }}{{ end }}{{ template "loop" . }}`, false},
+}
+
+// TestQuickMatchesTextTemplate renders quickCases both ways: what
+// quickRender renders, text/template must render the same, without error;
+// the rest quickRender must leave as it found it.
+func TestQuickMatchesTextTemplate(t *testing.T) {
+	for _, tc := range quickCases {
+		if got := quickMatches(t, tc.text); got != tc.quick {
+			t.Errorf("%s: quickRender rendered it: %v, want %v", tc.text, got, tc.quick)
+		}
+	}
+}
+
+// quickMatches renders text over newQuickData both ways, failing t if
+// they differ, and reports whether quickRender rendered it.
+func quickMatches(t *testing.T, text string) bool {
+	tmpl, err := tmpltext.New("").Option("missingkey=zero").Funcs(quickFuncMap).Parse(text)
+	if err != nil {
+		return false
+	}
+	var slow bytes.Buffer
+	slowErr := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil { // a stack overflow is fatal; text/template panics on little else
+				err = errors.New("panic")
+			}
+		}()
+		return tmpl.Execute(&slow, newQuickData())
+	}()
+	quick := bytes.NewBufferString("before|")
+	ok := quickRender(quick, tmpl, quickFuncs(quickFuncMap), newQuickData())
+	switch {
+	case !ok && quick.String() != "before|":
+		t.Errorf("%s: quickRender gave up but left %q", text, quick.String())
+	case ok && slowErr != nil:
+		t.Errorf("%s: quickRender rendered %q, text/template failed: %v", text, quick.String(), slowErr)
+	case ok && quick.String() != "before|"+slow.String():
+		t.Errorf("%s:\nquick %q\ntext/template %q", text, strings.TrimPrefix(quick.String(), "before|"), slow.String())
+	}
+	return ok
+}
+
+// FuzzQuickRender holds quickRender to text/template on templates built
+// from the fuzzer's bytes (see quickTemplate).
+func FuzzQuickRender(f *testing.F) {
+	for _, seed := range []string{"", "\x01\x02\x03", "\x04\x05\x06\x07\x08", "\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, program []byte) {
+		quickMatches(t, quickTemplate(program))
+	})
+}
+
+// quickTemplate writes the template the bytes of program choose, from
+// parts that quickRender renders and parts it does not, so that most
+// templates parse.
+func quickTemplate(program []byte) string {
+	operands := []string{".", "$", ".S", ".Empty", ".Label", ".Str", ".PtrStr", ".N", ".Zero", ".U", ".F",
+		".B", ".NotB", ".Items", ".NoItems", ".Arr", ".P", ".NilP", ".P.Name", ".NilP.Name", ".PItems",
+		".Any", ".AnyItem", ".AnyItem.Name", ".NilAny", ".Err", ".M", ".M.k", ".Fn", ".Deep", ".Gone",
+		".Missing", ".Method", ".Name", ".Tags", ".On", "$.S", "$.Items", "$.N", `"lit"`, "1", "nil",
+		"(item .)", "(nth $.Items 0)", "(nth .Items 9)", "(up .S)", "(up .Name)", "(not .)", "(fail)",
+		"(label .Label)", "(.P)", ".S | up", "$x", "(any .)"}
+	var b strings.Builder
+	i := 0
+	next := func(n int) int {
+		if i >= len(program) {
+			return 0
+		}
+		i++
+		return int(program[i-1]) % n
+	}
+	var block func(depth int)
+	block = func(depth int) { // "sub" at odd depths, which call no template
+		for n := next(4) + 1; n > 0 && i < len(program); n-- {
+			op := operands[next(len(operands))]
+			switch next(12) {
+			case 0:
+				b.WriteString("t")
+			case 1, 2:
+				b.WriteString("{{ " + op + " }}")
+			case 3, 4, 5:
+				kind := []string{"if", "with", "range"}[next(3)]
+				b.WriteString("{{ " + kind + " " + op + " }}")
+				if depth < 4 {
+					block(depth + 2)
+				}
+				if next(2) == 0 {
+					b.WriteString("{{ else }}")
+					block(depth + 2)
+				}
+				b.WriteString("{{ end }}")
+			case 6:
+				if depth%2 == 0 {
+					b.WriteString(`{{ template "sub" ` + op + ` }}`)
+				}
+			case 7:
+				b.WriteString("{{ not " + op + " }}")
+			case 8:
+				b.WriteString("{{ $x := " + op + " }}")
+			case 9:
+				b.WriteString(`{{ pair ` + op + ` "b" }}`)
+			case 10:
+				b.WriteString("{{ break }}")
+			case 11:
+				b.WriteString("\n")
+			}
+		}
+	}
+	b.WriteString(`{{ define "sub" }}`)
+	block(1)
+	b.WriteString(`{{ end }}`)
+	block(0)
+	return b.String()
+}
+
+// BenchmarkQuickRender renders the default markdown message both ways.
+// Run: go test -run '^$' -bench Render -benchmem ./templates
+func BenchmarkQuickRender(b *testing.B) {
+	tmpl := mustLoad(b)
+	d := testData(loadPayload(b, "firing-two-alerts"))
+	c, err := tmpl.compile(DefaultMessage("markdown", "en"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	b.Run("quick", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if !quickRender(&buf, c.tmpl, renderFuncs, d) {
+				b.Fatal("not rendered")
+			}
+		}
+	})
+	b.Run("text/template", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if err := c.tmpl.Execute(&buf, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
