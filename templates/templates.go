@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	tmpltext "text/template"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
@@ -479,22 +480,42 @@ func control(r rune) bool {
 }
 
 // mentionAt reports whether the '@' at s[i], if it is one, makes a mention:
-// "<@", or "@all" not followed by a letter, digit, '_', '-' or '.'.
+// "<@", or "@all" not followed by a letter, digit, '_', '-' or '.'. It reads
+// s as it would be with its invisible characters dropped (see invisible),
+// so that "<\u200b@ceo>" counts too: whether WeCom drops them is unknown.
 func mentionAt(s string, i int) bool {
 	if s[i] != '@' {
 		return false
 	}
-	if i > 0 && s[i-1] == '<' {
+	before := strings.TrimRightFunc(s[:i], invisible)
+	if strings.HasSuffix(before, "<") {
 		return true
 	}
-	if !hasFoldPrefix(s[i+1:], "all") {
+	var next [4]rune // the visible characters after the '@'
+	n := 0
+	for _, r := range s[i+1:] {
+		if invisible(r) {
+			continue
+		}
+		next[n] = r
+		if n++; n == len(next) {
+			break
+		}
+	}
+	if n < 3 || next[0]|0x20 != 'a' || next[1]|0x20 != 'l' || next[2]|0x20 != 'l' {
 		return false
 	}
-	if rest := s[i+4:]; rest != "" {
-		c := rest[0]
-		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.')
-	}
-	return true
+	c := next[3]
+	return n == 3 || !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.')
+}
+
+// invisible reports whether r is a character that shows nothing and that
+// software may drop from text: a format character (zero-width space and
+// joiners, direction marks, the byte order mark, the soft hyphen), a
+// variation selector, or another default-ignorable code point.
+func invisible(r rune) bool {
+	return r >= 0x80 && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) ||
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r))
 }
 
 // plain are the bytes Neutralize never changes, whatever stands around them:
@@ -529,8 +550,4 @@ func safe(s string) bool {
 		i += size
 	}
 	return true
-}
-
-func hasFoldPrefix(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

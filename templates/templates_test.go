@@ -160,6 +160,12 @@ func TestNeutralize(t *testing.T) {
 		"tab\tnew\nline\rcr\x1b[": "tab\tnew\nlinecr[",
 		"告警 <@张三>":                "告警 <＠张三>",
 		"<<@@all":                 "<<＠＠all",
+		// Invisible characters do not hide a mention from Neutralize.
+		"<\u200b@ceo> <\ufeff\u200d@ceo>": "<\u200b＠ceo> <\ufeff\u200d＠ceo>",
+		"<\u00ad@ceo> <\ufe0f@ceo>":       "<\u00ad＠ceo> <\ufe0f＠ceo>",
+		"@\u200ball @al\u2060l hi":        "＠\u200ball ＠al\u2060l hi",
+		"@all\u200b hi @all\u200bx":       "＠all\u200b hi @all\u200bx",
+		"< @ceo> <\u3000@ceo>":            "< @ceo> <\u3000@ceo>",
 	} {
 		got := Neutralize(in)
 		if got != want {
@@ -259,7 +265,7 @@ func TestPlaceMentions(t *testing.T) {
 }
 
 func FuzzNeutralize(f *testing.F) {
-	for _, s := range []string{"", "<@a>", "@all", "<\x00@", "@ALl", "\xff<@", "<<@@all", "＠all"} {
+	for _, s := range []string{"", "<@a>", "@all", "<\x00@", "@ALl", "\xff<@", "<<@@all", "＠all", "<\u200b@a>", "@\ufe0fall"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -267,8 +273,8 @@ func FuzzNeutralize(f *testing.F) {
 		if !utf8.ValidString(got) {
 			t.Fatalf("invalid UTF-8: %q", got)
 		}
-		if strings.Contains(got, "<@") || mentionsAll(got) {
-			t.Fatalf("Neutralize(%q) = %q still mentions", s, got)
+		if visible := strings.Map(dropInvisible, got); strings.Contains(visible, "<@") || mentionsAll(visible) {
+			t.Fatalf("Neutralize(%q) = %q still mentions, once its invisible characters are dropped", s, got)
 		}
 		if again := Neutralize(got); again != got {
 			t.Fatalf("not idempotent: %q then %q", got, again)
@@ -330,6 +336,14 @@ func TestExampleTemplate(t *testing.T) {
 			t.Errorf("alert text puts %q in custom.markdown:\n%s", bad, got)
 		}
 	}
+}
+
+// dropInvisible is for strings.Map: it drops the characters invisible reports.
+func dropInvisible(r rune) rune {
+	if invisible(r) {
+		return -1
+	}
+	return r
 }
 
 // mentionsAll reports whether s holds an "@all" that Neutralize defuses:
