@@ -24,12 +24,13 @@ import (
 // strings, integers and booleans of types without methods. At anything
 // else, and at any error or panic, it leaves buf as it found it and
 // reports false: the caller then renders with text/template, which gives
-// the same output, or its own error. The default templates never leave
-// it (TestQuickRendersTheDefaults), and FuzzQuickRender holds it to
+// the same output, or its own error; functions quickRender called before
+// it gave up are then called again. The default templates never leave it
+// (TestQuickRendersTheDefaults), and FuzzQuickRender holds it to
 // text/template's output for any template it renders.
 func quickRender(buf *bytes.Buffer, tmpl *tmpltext.Template, funcs map[string]reflect.Value, data any) (ok bool) {
-	if tmpl.Tree == nil || tmpl.Root == nil {
-		return false
+	if _, isValue := data.(reflect.Value); isValue || tmpl.Tree == nil || tmpl.Root == nil {
+		return false // text/template renders what a reflect.Value holds
 	}
 	start := buf.Len()
 	defer func() {
@@ -115,10 +116,10 @@ func (q *quick) rangeOver(dot, root reflect.Value, r *parse.RangeNode) {
 	v := indirect(q.pipeline(dot, root, r.Pipe))
 	switch v.Kind() {
 	case reflect.Slice, reflect.Array:
-		for i := range v.Len() {
-			q.walk(v.Index(i), root, r.List)
-		}
 		if v.Len() > 0 {
+			for i := 0; i < v.Len(); i++ { // as text/template: a func may grow the slice
+				q.walk(v.Index(i), root, r.List)
+			}
 			return
 		}
 	case reflect.Invalid:
@@ -169,21 +170,29 @@ func (q *quick) pipeline(dot, root reflect.Value, pipe *parse.PipeNode) reflect.
 }
 
 // operand evaluates `.`, a field chain of `.` or of `$`, or a
-// parenthesized pipeline.
+// parenthesized pipeline. A reflect.Value it leaves to text/template,
+// which passes what it holds to functions.
 func (q *quick) operand(dot, root reflect.Value, n parse.Node) reflect.Value {
+	var v reflect.Value
 	switch n := n.(type) {
 	case *parse.DotNode:
-		return dot
+		v = dot
 	case *parse.FieldNode:
-		return fields(dot, n.Ident)
+		v = fields(dot, n.Ident)
 	case *parse.VariableNode:
-		if n.Ident[0] == "$" {
-			return fields(root, n.Ident[1:])
+		if n.Ident[0] != "$" {
+			panic(notQuick{})
 		}
+		v = fields(root, n.Ident[1:])
 	case *parse.PipeNode:
-		return q.pipeline(dot, root, n)
+		v = q.pipeline(dot, root, n)
+	default:
+		panic(notQuick{})
 	}
-	panic(notQuick{})
+	if v.IsValid() && v.Type() == reflectValueType {
+		panic(notQuick{})
+	}
+	return v
 }
 
 // call calls the function name with args: text/template's not, or a func

@@ -3,10 +3,13 @@ package templates
 import (
 	"bytes"
 	"errors"
+	tmplhtml "html/template"
 	"reflect"
 	"strings"
 	"testing"
 	tmpltext "text/template"
+
+	"github.com/prometheus/alertmanager/template"
 )
 
 // TestQuickRendersTheDefaults renders every default message over every
@@ -85,6 +88,34 @@ func TestExecuteLeavesToTextTemplate(t *testing.T) {
 	}
 }
 
+// TestRenderFuncsAsAlertmanagerAddsThem: where a function of Funcs and
+// one of Alertmanager's have the same name, Alertmanager's template
+// calls Alertmanager's, and renderFuncs must too.
+func TestRenderFuncsAsAlertmanagerAddsThem(t *testing.T) {
+	mine := map[string]any{"toUpper": func(string) string { return "mine" }}
+	var text *tmpltext.Template
+	if _, err := template.New(func(tt *tmpltext.Template, ht *tmplhtml.Template) {
+		text = tt
+		tt.Funcs(mine)
+		ht.Funcs(mine)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := tmpltext.Must(text.New("").Parse(`{{ toUpper "a" }}`))
+	var slow, quick bytes.Buffer
+	if err := tmpl.Execute(&slow, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !quickRender(&quick, tmpl, quickFuncs(mine, template.DefaultFuncs), nil) || quick.String() != slow.String() {
+		t.Errorf("quick %q, text/template %q", quick.String(), slow.String())
+	}
+	for name, fn := range template.DefaultFuncs {
+		if renderFuncs[name].Pointer() != reflect.ValueOf(fn).Pointer() {
+			t.Errorf("renderFuncs[%q] is not Alertmanager's", name)
+		}
+	}
+}
+
 // quickData has a field for each case quickRender renders or leaves to
 // text/template.
 type quickData struct {
@@ -109,6 +140,8 @@ type quickData struct {
 	M          map[string]string
 	Fn         func() string
 	Complex    complex128
+	RV         reflect.Value
+	RVs        []reflect.Value
 	quickEmbed // Deep
 	*quickGone // nil: Gone
 	hidden     string
@@ -150,8 +183,20 @@ func newQuickData() *quickData {
 		P: &quickItem{Name: "pointed", N: -1}, PItems: &items,
 		Any: "any", AnyItem: quickItem{Name: "in any"}, Err: nil,
 		M: map[string]string{"k": "v"}, Fn: func() string { return "fn" }, Complex: 1i,
+		RV: reflect.ValueOf(""), RVs: []reflect.Value{{}, reflect.ValueOf(0)},
 		quickEmbed: quickEmbed{Deep: "deep"}, hidden: "hidden",
 	}
+}
+
+// quickVariants are the data FuzzQuickRender renders templates over.
+var quickVariants = []func() any{
+	func() any { return newQuickData() },
+	func() any { d := newQuickData(); return *d }, // a struct, not addressable
+	func() any { // nil and empty where newQuickData has values
+		return &quickData{Items: []quickItem{{}}, Any: (*quickItem)(nil), AnyItem: []quickItem{}, Err: errors.New("err")}
+	},
+	func() any { return reflect.ValueOf(newQuickData()) },
+	func() any { return nil },
 }
 
 // quickFuncMap has a func for each kind of call.
@@ -172,6 +217,12 @@ var quickFuncMap = tmpltext.FuncMap{
 	"many":  func(s ...string) string { return strings.Join(s, ",") },
 	"value": func() reflect.Value { return reflect.ValueOf("value") },
 	"five":  func(a, b, c, d, e string) string { return a + b + c + d + e },
+	"grow": func(d *quickData) string { // changes the data it renders
+		if len(d.Items) < 4 {
+			d.Items = append(d.Items, quickItem{Name: "grown"})
+		}
+		return ""
+	},
 }
 
 // quickCases are templates for quickData, and whether quickRender renders
@@ -192,10 +243,13 @@ var quickCases = []struct {
 	{`{{ define "t" }}<{{ .Name }}>{{ end }}{{ template "t" .P }}{{ range .Items }}{{ template "t" . }}{{ end }}{{ template "t" (item .) }}`, true},
 	{`{{ define "r" }}{{ with .Tags }}{{ template "r" $ }}{{ end }}{{ end }}{{ define "s" }}{{ range .Items }}{{ template "s2" . }}{{ end }}{{ end }}{{ define "s2" }}{{ .Name }}{{ end }}{{ template "s" . }}`, true},
 	{`{{- /* a comment */ -}} text {{- .S -}} text`, true},
+	{`{{ range .Items }}{{ .Name }}{{ grow $ }}{{ end }}`, true}, // the range sees the slice grow
 	// Values fmt prints by a method or in its own way.
 	{`{{ .Str }}`, false}, {`{{ .PtrStr }}`, false}, {`{{ .F }}`, false}, {`{{ .Complex }}`, false},
 	{`{{ . }}`, false}, {`{{ $ }}`, false}, {`{{ .P }}`, false}, {`{{ .Items }}`, false}, {`{{ .NilAny }}`, false},
 	{`{{ .Err }}`, false}, {`{{ .M }}`, false}, {`{{ .Fn }}`, false}, {`{{ value }}`, false},
+	// reflect.Values, which text/template unwraps as it passes them.
+	{`{{ not .RV }}`, false}, {`{{ range .RVs }}{{ not . }}{{ end }}`, false}, {`{{ if .RV }}x{{ end }}`, false},
 	// Methods, maps, unexported or missing fields, nil pointers.
 	{`{{ .Method }}`, false}, {`{{ .PtrMethod }}`, false}, {`{{ .M.k }}`, false}, {`{{ .hidden }}`, false},
 	{`{{ if .quickEmbed }}s{{ end }}`, false}, {`{{ .Missing }}`, false}, {`{{ not .Missing }}`, false},
@@ -230,6 +284,12 @@ func TestQuickMatchesTextTemplate(t *testing.T) {
 // quickMatches renders text over newQuickData both ways, failing t if
 // they differ, and reports whether quickRender rendered it.
 func quickMatches(t *testing.T, text string) bool {
+	return quickMatchesOver(t, text, func() any { return newQuickData() })
+}
+
+// quickMatchesOver is quickMatches over the data newData returns, anew
+// for each rendering.
+func quickMatchesOver(t *testing.T, text string, newData func() any) bool {
 	tmpl, err := tmpltext.New("").Option("missingkey=zero").Funcs(quickFuncMap).Parse(text)
 	if err != nil {
 		return false
@@ -241,10 +301,10 @@ func quickMatches(t *testing.T, text string) bool {
 				err = errors.New("panic")
 			}
 		}()
-		return tmpl.Execute(&slow, newQuickData())
+		return tmpl.Execute(&slow, newData())
 	}()
 	quick := bytes.NewBufferString("before|")
-	ok := quickRender(quick, tmpl, quickFuncs(quickFuncMap), newQuickData())
+	ok := quickRender(quick, tmpl, quickFuncs(quickFuncMap), newData())
 	switch {
 	case !ok && quick.String() != "before|":
 		t.Errorf("%s: quickRender gave up but left %q", text, quick.String())
@@ -257,26 +317,39 @@ func quickMatches(t *testing.T, text string) bool {
 }
 
 // FuzzQuickRender holds quickRender to text/template on templates built
-// from the fuzzer's bytes (see quickTemplate).
+// from the fuzzer's bytes (see quickTemplate), over each of quickVariants.
 func FuzzQuickRender(f *testing.F) {
-	for _, seed := range []string{"", "\x01\x02\x03", "\x04\x05\x06\x07\x08", "\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"} {
+	for _, seed := range []string{"", "\x01\x02\x03", "\x02\x04\x05\x06\x07\x08", "\x03\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10",
+		"\x00\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a", "\x04\x05\x05\x05\x05\x05\x05"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, program []byte) {
-		quickMatches(t, quickTemplate(program))
+		variant := 0
+		if len(program) > 0 {
+			variant, program = int(program[0])%len(quickVariants), program[1:]
+		}
+		quickMatchesOver(t, quickTemplate(program), quickVariants[variant])
 	})
 }
 
-// quickTemplate writes the template the bytes of program choose, from
-// parts that quickRender renders and parts it does not, so that most
-// templates parse.
+// quickOperands are what quickTemplate's actions evaluate: those
+// quickRender evaluates, and those it leaves to text/template.
+var quickOperands = struct{ quick, slow []string }{
+	quick: []string{".", "$", ".S", ".Empty", ".Label", ".N", ".Zero", ".U", ".I8", ".B", ".NotB", ".Items",
+		".NoItems", ".Arr", ".P", ".NilP", ".P.Name", ".PItems", ".Any", ".AnyItem", ".AnyItem.Name",
+		".NilAny", ".Err", ".Deep", ".Name", ".Tags", ".On", "$.S", "$.Items", "$.N", "$.P.N", "(item .)",
+		"(up .S)", "(up .Name)", "(not .)", "(not .Items)", "(label .Label)", "(any .)", `(pair .S "b")`, "(grow $)"},
+	slow: []string{".Str", ".PtrStr", ".F", ".M", ".M.k", ".Fn", ".Missing", ".Method", ".PtrMethod",
+		".RV", ".RVs", ".Complex", ".Gone", ".NilP.Name", `"lit"`, "1", "nil", "(fail)", "(.P)", ".S | up",
+		"(nth .Items 9)", "(value)", "(boom)", "(many .S)", "(index .Items 0)"},
+}
+
+// quickTemplate writes the template the bytes of program choose: text,
+// actions, if, with and range (with else, else if, else with), not,
+// calls, variables, break, and calls of a template "sub", over operands
+// mostly of those quickRender evaluates, so that most templates parse and
+// many render to their end.
 func quickTemplate(program []byte) string {
-	operands := []string{".", "$", ".S", ".Empty", ".Label", ".Str", ".PtrStr", ".N", ".Zero", ".U", ".F",
-		".B", ".NotB", ".Items", ".NoItems", ".Arr", ".P", ".NilP", ".P.Name", ".NilP.Name", ".PItems",
-		".Any", ".AnyItem", ".AnyItem.Name", ".NilAny", ".Err", ".M", ".M.k", ".Fn", ".Deep", ".Gone",
-		".Missing", ".Method", ".Name", ".Tags", ".On", "$.S", "$.Items", "$.N", `"lit"`, "1", "nil",
-		"(item .)", "(nth $.Items 0)", "(nth .Items 9)", "(up .S)", "(up .Name)", "(not .)", "(fail)",
-		"(label .Label)", "(.P)", ".S | up", "$x", "(any .)"}
 	var b strings.Builder
 	i := 0
 	next := func(n int) int {
@@ -286,47 +359,68 @@ func quickTemplate(program []byte) string {
 		i++
 		return int(program[i-1]) % n
 	}
-	var block func(depth int)
-	block = func(depth int) { // "sub" at odd depths, which call no template
+	operand := func(declared bool) string {
+		switch next(8) {
+		case 0:
+			return quickOperands.slow[next(len(quickOperands.slow))]
+		case 1:
+			if declared {
+				return "$x"
+			}
+		}
+		return quickOperands.quick[next(len(quickOperands.quick))]
+	}
+	// block writes a list of nodes; "sub" calls no template, so that
+	// nothing recurses, and break stands only in a range.
+	var block func(depth int, inSub, inRange, declared bool)
+	block = func(depth int, inSub, inRange, declared bool) {
 		for n := next(4) + 1; n > 0 && i < len(program); n-- {
-			op := operands[next(len(operands))]
 			switch next(12) {
 			case 0:
 				b.WriteString("t")
 			case 1, 2:
-				b.WriteString("{{ " + op + " }}")
+				b.WriteString("{{ " + operand(declared) + " }}")
 			case 3, 4, 5:
 				kind := []string{"if", "with", "range"}[next(3)]
-				b.WriteString("{{ " + kind + " " + op + " }}")
-				if depth < 4 {
-					block(depth + 2)
+				b.WriteString("{{ " + kind + " " + operand(declared) + " }}")
+				if depth < 3 {
+					block(depth+1, inSub, inRange || kind == "range", declared)
 				}
-				if next(2) == 0 {
+				switch next(4) {
+				case 1:
 					b.WriteString("{{ else }}")
-					block(depth + 2)
+					block(depth+1, inSub, inRange, declared)
+				case 2:
+					if kind != "range" {
+						b.WriteString("{{ else " + kind + " " + operand(declared) + " }}")
+						block(depth+1, inSub, inRange, declared)
+					}
 				}
 				b.WriteString("{{ end }}")
 			case 6:
-				if depth%2 == 0 {
-					b.WriteString(`{{ template "sub" ` + op + ` }}`)
+				if !inSub {
+					b.WriteString(`{{ template "sub" ` + []string{"", operand(declared)}[next(2)] + ` }}`)
 				}
 			case 7:
-				b.WriteString("{{ not " + op + " }}")
+				b.WriteString("{{ not " + operand(declared) + " }}")
 			case 8:
-				b.WriteString("{{ $x := " + op + " }}")
+				b.WriteString("{{ $x := " + operand(declared) + " }}")
+				declared = true
 			case 9:
-				b.WriteString(`{{ pair ` + op + ` "b" }}`)
+				b.WriteString("{{ " + []string{"up", "label", "any", "item", "grow"}[next(5)] + " " + operand(declared) + " }}")
 			case 10:
-				b.WriteString("{{ break }}")
+				if inRange {
+					b.WriteString([]string{"{{ break }}", "{{ continue }}"}[next(2)])
+				}
 			case 11:
 				b.WriteString("\n")
 			}
 		}
 	}
 	b.WriteString(`{{ define "sub" }}`)
-	block(1)
+	block(0, true, false, false)
 	b.WriteString(`{{ end }}`)
-	block(0)
+	block(0, false, false, false)
 	return b.String()
 }
 

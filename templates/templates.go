@@ -110,9 +110,9 @@ var Funcs = template.FuncMap{
 }
 
 // renderFuncs are the functions every template can call, as quickRender
-// calls them: Alertmanager's, then this package's over them, as Load adds
-// them.
-var renderFuncs = quickFuncs(template.DefaultFuncs, Funcs)
+// calls them: this package's, then Alertmanager's over them, which
+// template.New gives precedence (TestRenderFuncsAsAlertmanagerAddsThem).
+var renderFuncs = quickFuncs(Funcs, template.DefaultFuncs)
 
 // loadZone returns the zone named name ("" is UTC), loading each zone once.
 func loadZone(name string) (*time.Location, error) {
