@@ -14,7 +14,7 @@ targets=(
   "./receiver FuzzDecodePayload 60000"
   "./config FuzzLoad 200000"
   "./templates FuzzNeutralize 100000"
-  "./templates FuzzQuickRender 200000"
+  "./templates FuzzQuickRender 100000"
   "./wecom FuzzCut 150000"
   "./wecom FuzzAppendJSON 200000"
   "./wecom FuzzPlainAnswer 200000"

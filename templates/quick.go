@@ -2,8 +2,10 @@ package templates
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	tmpltext "text/template"
@@ -19,18 +21,21 @@ import (
 //
 // It walks only what text/template does the same way for it: text, fields
 // of structs (no methods), `.`, `$`, if, with, range over a slice,
-// template calls, `not`, and calls of funcs without variadic arguments, in
-// pipelines of one command and without variables; and prints only
-// strings, integers and booleans of types without methods. At anything
+// template calls, `not`, and calls of funcs of at most four arguments, none
+// variadic, string constants only where a string is expected, in pipelines
+// of one command (no `|`) and without variables; and prints only strings,
+// integers and booleans of types without methods. Where data or a value
+// is a reflect.Value, which text/template unwraps, it gives up. At anything
 // else, and at any error or panic, it leaves buf as it found it and
 // reports false: the caller then renders with text/template, which gives
 // the same output, or its own error; functions quickRender called before
 // it gave up are then called again. The default templates never leave it
-// (TestQuickRendersTheDefaults), and FuzzQuickRender holds it to
-// text/template's output for any template it renders.
+// (TestQuickRendersTheDefaults); TestQuickMatchesTextTemplate and
+// FuzzQuickRender (templates from a grammar, over five kinds of data) hold
+// it to text/template's output.
 func quickRender(buf *bytes.Buffer, tmpl *tmpltext.Template, funcs map[string]reflect.Value, data any) (ok bool) {
-	if _, isValue := data.(reflect.Value); isValue || tmpl.Tree == nil || tmpl.Root == nil {
-		return false // text/template renders what a reflect.Value holds
+	if tmpl.Tree == nil || tmpl.Root == nil {
+		return false
 	}
 	start := buf.Len()
 	defer func() {
@@ -319,68 +324,69 @@ type typeName struct {
 	name string
 }
 
-// known caches fieldIndex and printsPlainly, copied on write: a render only reads it.
+// typeFacts is what quickRender learned of types, kept for the life of the
+// process: a few entries for each field name the templates read.
+type typeFacts struct {
+	// fields are fieldIndex's answers; nil where quickRender reads no field.
+	fields map[typeName][]int
+	// plain are printsPlainly's answers.
+	plain map[reflect.Type]bool
+}
+
+// known holds the typeFacts, replaced whole under knownMu when a render
+// learns something, so that renders read it without a lock.
 var (
-	known   atomic.Pointer[map[typeName][]int]
+	known   atomic.Pointer[typeFacts]
 	knownMu sync.Mutex
 )
 
 // fieldIndex returns the index path of the exported field name of the
 // struct type t, which neither t nor *t has a method of that name (text/
-// template would call it); nil when there is none.
+// template would call it). Where there is none, text/template renders.
 func fieldIndex(t reflect.Type, name string) []int {
-	if m := known.Load(); m != nil {
-		if index, ok := (*m)[typeName{t, name}]; ok {
-			if index == nil {
-				panic(notQuick{})
-			}
-			return index
+	index, ok := known.Load().fields[typeName{t, name}]
+	if !ok {
+		_, method := reflect.PointerTo(t).MethodByName(name)
+		if f, found := t.FieldByName(name); found && f.IsExported() && !method {
+			index = f.Index
 		}
+		// A name is a substring of its template's source: copied, so that
+		// the cache does not keep a template file of an old reload.
+		learn(func(f *typeFacts) { f.fields[typeName{t, strings.Clone(name)}] = index })
 	}
-	var index []int
-	_, method := reflect.PointerTo(t).MethodByName(name)
-	if f, ok := t.FieldByName(name); ok && f.IsExported() && !method {
-		index = f.Index
-	}
-	remember(typeName{t, name}, index)
 	if index == nil {
 		panic(notQuick{})
 	}
 	return index
 }
 
-// printsPlainly reports whether neither t nor *t has methods, so that fmt prints
-// a t by its kind alone.
+// printsPlainly reports whether neither t nor *t has methods, so that fmt
+// prints a t by its kind alone.
 func printsPlainly(t reflect.Type) bool {
 	switch t {
 	case stringType, intType, boolType:
 		return true
 	}
-	if m := known.Load(); m != nil {
-		if index, ok := (*m)[typeName{t, ""}]; ok {
-			return index != nil
-		}
+	plain, ok := known.Load().plain[t]
+	if !ok {
+		plain = reflect.PointerTo(t).NumMethod() == 0
+		learn(func(f *typeFacts) { f.plain[t] = plain })
 	}
-	var index []int
-	if reflect.PointerTo(t).NumMethod() == 0 {
-		index = []int{}
-	}
-	remember(typeName{t, ""}, index)
-	return index != nil
+	return plain
 }
 
-// remember adds what fieldIndex or printsPlainly found to known.
-func remember(key typeName, index []int) {
+// learn replaces known with a copy that add changed.
+func learn(add func(*typeFacts)) {
 	knownMu.Lock()
 	defer knownMu.Unlock()
-	m := map[typeName][]int{}
-	if old := known.Load(); old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	m[key] = index
-	known.Store(&m)
+	old := known.Load()
+	f := &typeFacts{fields: maps.Clone(old.fields), plain: maps.Clone(old.plain)}
+	add(f)
+	known.Store(f)
+}
+
+func init() {
+	known.Store(&typeFacts{fields: map[typeName][]int{}, plain: map[reflect.Type]bool{}})
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	tmpltext "text/template"
+	"unsafe"
 
 	"github.com/prometheus/alertmanager/template"
 )
@@ -116,6 +117,29 @@ func TestRenderFuncsAsAlertmanagerAddsThem(t *testing.T) {
 	}
 }
 
+// TestQuickCacheKeepsNoTemplateText: the field names quickRender caches
+// are copies, not substrings of a template's source, which would keep the
+// file of every reload that named a new field.
+func TestQuickCacheKeepsNoTemplateText(t *testing.T) {
+	source := "{{ .Name }}" + strings.Repeat(" ", 1<<16)
+	tmpl := tmpltext.Must(tmpltext.New("").Parse(source))
+	type fresh struct{ Name string } // a type of this test's alone: not cached yet
+	var buf bytes.Buffer
+	if !quickRender(&buf, tmpl, nil, fresh{Name: "x"}) {
+		t.Fatal("not rendered")
+	}
+	start := uintptr(unsafe.Pointer(unsafe.StringData(source)))
+	for key := range known.Load().fields {
+		if key.t == reflect.TypeFor[fresh]() {
+			if at := uintptr(unsafe.Pointer(unsafe.StringData(key.name))); at >= start && at < start+uintptr(len(source)) {
+				t.Errorf("the cached name %q is in the template's source", key.name)
+			}
+			return
+		}
+	}
+	t.Error("the field was not cached")
+}
+
 // quickData has a field for each case quickRender renders or leaves to
 // text/template.
 type quickData struct {
@@ -142,6 +166,8 @@ type quickData struct {
 	Complex    complex128
 	RV         reflect.Value
 	RVs        []reflect.Value
+	O          quickOuter
+	PL         quickPtrLabel
 	quickEmbed // Deep
 	*quickGone // nil: Gone
 	hidden     string
@@ -155,6 +181,20 @@ type quickItem struct {
 }
 
 type quickEmbed struct{ Deep string }
+
+// quickOuter has a method Name and, promoted from quickInner, a field
+// Name: text/template calls the method.
+type quickOuter struct{ quickInner }
+
+type quickInner struct{ Name string }
+
+func (quickOuter) Name() string { return "method" }
+
+// quickPtrLabel prints by its String method when addressable, as a field
+// of data passed by pointer is.
+type quickPtrLabel string
+
+func (p *quickPtrLabel) String() string { return "P" }
 
 type quickGone struct{ Gone string }
 
@@ -184,6 +224,7 @@ func newQuickData() *quickData {
 		Any: "any", AnyItem: quickItem{Name: "in any"}, Err: nil,
 		M: map[string]string{"k": "v"}, Fn: func() string { return "fn" }, Complex: 1i,
 		RV: reflect.ValueOf(""), RVs: []reflect.Value{{}, reflect.ValueOf(0)},
+		O: quickOuter{quickInner{Name: "field"}}, PL: "raw",
 		quickEmbed: quickEmbed{Deep: "deep"}, hidden: "hidden",
 	}
 }
@@ -211,12 +252,13 @@ var quickFuncMap = tmpltext.FuncMap{
 		}
 		return &items[n], nil
 	},
-	"fail":  func() (string, error) { return "", errors.New("failed") },
-	"boom":  func() string { panic("boom") },
-	"any":   func(v any) string { return "any" },
-	"many":  func(s ...string) string { return strings.Join(s, ",") },
-	"value": func() reflect.Value { return reflect.ValueOf("value") },
-	"five":  func(a, b, c, d, e string) string { return a + b + c + d + e },
+	"fail":       func() (string, error) { return "", errors.New("failed") },
+	"boom":       func() string { panic("boom") },
+	"any":        func(v any) string { return "any" },
+	"many":       func(s ...string) string { return strings.Join(s, ",") },
+	"value":      func() reflect.Value { return reflect.ValueOf("value") },
+	"emptyValue": func() reflect.Value { return reflect.ValueOf("") },
+	"five":       func(a, b, c, d, e string) string { return a + b + c + d + e },
 	"grow": func(d *quickData) string { // changes the data it renders
 		if len(d.Items) < 4 {
 			d.Items = append(d.Items, quickItem{Name: "grown"})
@@ -250,6 +292,9 @@ var quickCases = []struct {
 	{`{{ .Err }}`, false}, {`{{ .M }}`, false}, {`{{ .Fn }}`, false}, {`{{ value }}`, false},
 	// reflect.Values, which text/template unwraps as it passes them.
 	{`{{ not .RV }}`, false}, {`{{ range .RVs }}{{ not . }}{{ end }}`, false}, {`{{ if .RV }}x{{ end }}`, false},
+	{`{{ if emptyValue }}yes{{ else }}no{{ end }}`, false},
+	// A method that shadows a promoted field; a String method of the pointer.
+	{`{{ .O.Name }}`, false}, {`{{ .PL }}`, false},
 	// Methods, maps, unexported or missing fields, nil pointers.
 	{`{{ .Method }}`, false}, {`{{ .PtrMethod }}`, false}, {`{{ .M.k }}`, false}, {`{{ .hidden }}`, false},
 	{`{{ if .quickEmbed }}s{{ end }}`, false}, {`{{ .Missing }}`, false}, {`{{ not .Missing }}`, false},
@@ -275,20 +320,15 @@ var quickCases = []struct {
 // the rest quickRender must leave as it found it.
 func TestQuickMatchesTextTemplate(t *testing.T) {
 	for _, tc := range quickCases {
-		if got := quickMatches(t, tc.text); got != tc.quick {
+		if got := quickMatchesOver(t, tc.text, func() any { return newQuickData() }); got != tc.quick {
 			t.Errorf("%s: quickRender rendered it: %v, want %v", tc.text, got, tc.quick)
 		}
 	}
 }
 
-// quickMatches renders text over newQuickData both ways, failing t if
-// they differ, and reports whether quickRender rendered it.
-func quickMatches(t *testing.T, text string) bool {
-	return quickMatchesOver(t, text, func() any { return newQuickData() })
-}
-
-// quickMatchesOver is quickMatches over the data newData returns, anew
-// for each rendering.
+// quickMatchesOver renders text both ways over the data newData returns,
+// anew for each rendering, failing t if they differ, and reports whether
+// quickRender rendered it.
 func quickMatchesOver(t *testing.T, text string, newData func() any) bool {
 	tmpl, err := tmpltext.New("").Option("missingkey=zero").Funcs(quickFuncMap).Parse(text)
 	if err != nil {

@@ -480,25 +480,33 @@ func control(r rune) bool {
 }
 
 // mentionAt reports whether the '@' at s[i], if it is one, makes a mention:
-// "<@", or "@all" not followed by a letter, digit, '_', '-' or '.'. It reads
-// s as it would be with its invisible characters dropped (see invisible),
-// so that "<\u200b@ceo>" counts too: whether WeCom drops them is unknown.
+// "<@", or "@all" not followed by a letter, digit, '_', '-' or '.'. Whether
+// WeCom drops invisible characters is unknown, so s makes a mention if it
+// does either as written or with them dropped (see invisible):
+// "<\u200b@ceo>" and "@a\u200bll" do, and so does "@all\u200bx".
 func mentionAt(s string, i int) bool {
 	if s[i] != '@' {
 		return false
 	}
-	before := strings.TrimRightFunc(s[:i], invisible)
-	if strings.HasSuffix(before, "<") {
+	if strings.HasSuffix(strings.TrimRightFunc(s[:i], invisible), "<") {
 		return true
 	}
-	var next [4]rune // the visible characters after the '@'
+	return allFollows(s[i+1:], false) || allFollows(s[i+1:], true)
+}
+
+// allFollows reports whether rest, what follows an '@', makes "@all" a
+// mention: it starts with "all", in any case, and no letter, digit, '_',
+// '-' or '.' follows; read as written, or with invisible characters
+// dropped when dropInvisible.
+func allFollows(rest string, dropInvisible bool) bool {
+	var next [4]rune // the characters read after the '@'
 	n := 0
-	for _, r := range s[i+1:] {
-		if invisible(r) {
+	for _, r := range rest {
+		if dropInvisible && invisible(r) {
 			continue
 		}
 		next[n] = r
-		if n++; n == len(next) {
+		if n++; n == len(next) || r|0x20 != rune("all"[n-1]) {
 			break
 		}
 	}
@@ -509,10 +517,11 @@ func mentionAt(s string, i int) bool {
 	return n == 3 || !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.')
 }
 
-// invisible reports whether r is a character that shows nothing and that
-// software may drop from text: a format character (zero-width space and
-// joiners, direction marks, the byte order mark, the soft hyphen), a
-// variation selector, or another default-ignorable code point.
+// invisible reports whether r is a character that may show nothing and
+// that software may drop from text: a format character (Unicode's Cf: the
+// zero-width space and joiners, direction marks, the byte order mark, the
+// soft hyphen, and a few that do show, such as U+0600, defused all the
+// same), a variation selector, or another default-ignorable code point.
 func invisible(r rune) bool {
 	return r >= 0x80 && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) ||
 		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r))
