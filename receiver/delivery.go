@@ -676,6 +676,13 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		if err == nil || !wecom.Retryable(err) {
 			return err
 		}
+		rateLimited := wecom.RateLimited(err)
+		if rateLimited {
+			// Even when this job's time is up: the robot's budget is
+			// spent for the jobs after it.
+			q.r.metrics.rateLimited.WithLabelValues(robot.Name).Inc()
+			q.limiter.block()
+		}
 		if ctx.Err() != nil {
 			return timedOut(ctx.Err(), err)
 		}
@@ -683,9 +690,7 @@ func (q *robotQueue) send(ctx context.Context, state *State, robot *config.Robot
 		if backoff < 8*time.Second {
 			backoff *= 2
 		}
-		if wecom.RateLimited(err) {
-			q.r.metrics.rateLimited.WithLabelValues(robot.Name).Inc()
-			q.limiter.block()
+		if rateLimited {
 			// The window's end; at least the backoff for a robot without
 			// a limit (a gateway of one's own), whose limiter never waits.
 			wait = max(q.limiter.wait(), wait)
