@@ -601,10 +601,10 @@ func (q *robotQueue) deliver(jobs []*job) {
 		}
 		for _, m := range b.messages[sent : sent+unit] {
 			var own *job // the one notification m carries, if it carries one
-			if c := b.carries[sent]; len(c) == 1 {
-				own = jobs[c[0]]
-			}
 			carried := b.carries[sent]
+			if len(carried) == 1 {
+				own = jobs[carried[0]]
+			}
 			start := func() {
 				for _, ji := range carried {
 					q.r.dequeued(jobs[ji])
@@ -617,7 +617,7 @@ func (q *robotQueue) deliver(jobs []*job) {
 			if sent == 0 && b.merged > 0 {
 				q.r.metrics.merged.WithLabelValues(robot.Name).Add(float64(b.merged))
 			}
-			for _, ji := range b.carries[sent] {
+			for _, ji := range carried {
 				if j := jobs[ji]; j.pending > 0 {
 					if j.pending--; j.pending == 0 {
 						q.r.finish(j, nil)

@@ -60,7 +60,7 @@ func (l *limiter) available() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n <= 0 {
-		return int(^uint(0) >> 1)
+		return Unlimited
 	}
 	now := l.now()
 	if now.Before(l.blockedUntil) {

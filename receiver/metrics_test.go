@@ -19,25 +19,8 @@ import (
 // histogram returns count and sum of alertmanager_wecom_<name>{labels}.
 func (tr *testReceiver) histogram(t *testing.T, name string, labels ...string) (uint64, float64) {
 	t.Helper()
-	families, err := tr.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "alertmanager_wecom_"+name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			var values []string
-			for _, l := range m.GetLabel() {
-				values = append(values, l.GetValue())
-			}
-			if fmt.Sprint(values) == fmt.Sprint(labels) {
-				return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return 0, 0
+	h := tr.sample(t, "alertmanager_wecom_"+name, labels...).GetHistogram()
+	return h.GetSampleCount(), h.GetSampleSum()
 }
 
 // notifications_merged_total says "Notifications sent merged into a

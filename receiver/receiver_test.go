@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-wecom/alertmanager-wecom/config"
@@ -347,6 +348,14 @@ func (tr *testReceiver) gauge(t *testing.T, name string, labels ...string) float
 // given label values; 0 when it does not exist.
 func (tr *testReceiver) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
+	m := tr.sample(t, name, labels...)
+	return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+}
+
+// sample returns the metric called name with the given label values, nil
+// when it does not exist (its getters then return zeros).
+func (tr *testReceiver) sample(t *testing.T, name string, labels ...string) *dto.Metric {
+	t.Helper()
 	families, err := tr.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -361,11 +370,11 @@ func (tr *testReceiver) metric(t *testing.T, name string, labels ...string) floa
 				values = append(values, l.GetValue())
 			}
 			if slices.Equal(values, labels) {
-				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				return m
 			}
 		}
 	}
-	return 0
+	return nil
 }
 
 func TestAnswers(t *testing.T) {

@@ -439,8 +439,9 @@ func sanitizeKV(kv template.KV) template.KV {
 // other than \n and \t are dropped; and text WeCom could read as a
 // mention is defused: "<@" becomes "<＠", and "@all" in any case, unless a
 // letter, digit, '_', '-' or '.' follows (an e-mail address, a path such
-// as /@allegro-team), becomes "＠all". The result holds neither, and
-// Neutralize is idempotent.
+// as /@allegro-team), becomes "＠all", invisible characters between them
+// or not (see mentionAt). The result holds neither, and Neutralize is
+// idempotent.
 func Neutralize(s string) string {
 	if safe(s) {
 		return s // the common case: no copy
@@ -499,22 +500,19 @@ func mentionAt(s string, i int) bool {
 // '-' or '.' follows; read as written, or with invisible characters
 // dropped when dropInvisible.
 func allFollows(rest string, dropInvisible bool) bool {
-	var next [4]rune // the characters read after the '@'
-	n := 0
+	matched := 0 // bytes of "all" read
 	for _, r := range rest {
-		if dropInvisible && invisible(r) {
-			continue
-		}
-		next[n] = r
-		if n++; n == len(next) || r|0x20 != rune("all"[n-1]) {
-			break
+		switch {
+		case dropInvisible && invisible(r):
+		case matched == len("all"):
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' || r == '.')
+		case r|0x20 != rune("all"[matched]):
+			return false
+		default:
+			matched++
 		}
 	}
-	if n < 3 || next[0]|0x20 != 'a' || next[1]|0x20 != 'l' || next[2]|0x20 != 'l' {
-		return false
-	}
-	c := next[3]
-	return n == 3 || !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.')
+	return matched == len("all")
 }
 
 // invisible reports whether r is a character that may show nothing and

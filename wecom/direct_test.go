@@ -183,25 +183,13 @@ func TestDirectAnswers(t *testing.T) {
 
 func TestDirectTimeoutAndCancel(t *testing.T) {
 	// A server that reads the request and never answers.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(conn)) }()
-		}
-	}()
+	l := listenLoopback(t)
+	acceptEach(t, l, func(conn net.Conn) { _, _ = io.Copy(io.Discard, conn) })
 	webhook := "http://" + l.Addr().String() + "/cgi-bin/webhook/send?key=" + testKey
 
 	c := testClient(200 * time.Millisecond)
 	start := time.Now()
-	err = c.Send(context.Background(), webhook, NewMessage(MsgTypeText, "hello"))
+	err := c.Send(context.Background(), webhook, NewMessage(MsgTypeText, "hello"))
 	if err == nil || !Retryable(err) || time.Since(start) > 2*time.Second {
 		t.Errorf("Send to a server that never answers: %v after %v, want a retryable error after the 200ms timeout", err, time.Since(start))
 	}
@@ -352,10 +340,7 @@ func rawAnswer(body string) string {
 // none left, closes the connection without answering.
 func rawServer(t *testing.T, answers ...string) (url string, requests *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	requests = serveRaw(t, ln, func(i int) []string {
 		if i > len(answers) || answers[i-1] == "" {
 			return nil
@@ -370,35 +355,51 @@ func rawServer(t *testing.T, answers ...string) (url string, requests *atomic.In
 // or closes the connection when there are none. It returns the count.
 func serveRaw(t *testing.T, ln net.Listener, answer func(i int) []string) *atomic.Int64 {
 	t.Helper()
-	t.Cleanup(func() { ln.Close() })
 	requests := &atomic.Int64{}
+	acceptEach(t, ln, func(conn net.Conn) {
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		for {
+			req, err := http.ReadRequest(r)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			writes := answer(int(requests.Add(1)))
+			if writes == nil {
+				return
+			}
+			for _, w := range writes {
+				_, _ = io.WriteString(conn, w)
+			}
+		}
+	})
+	return requests
+}
+
+// listenLoopback listens on a free loopback port.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// acceptEach serves every connection ln accepts with serve, each on a
+// goroutine of its own, until the test ends and closes ln.
+func acceptEach(t *testing.T, ln net.Listener, serve func(net.Conn)) {
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				r := bufio.NewReader(conn)
-				for {
-					req, err := http.ReadRequest(r)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					writes := answer(int(requests.Add(1)))
-					if writes == nil {
-						return
-					}
-					for _, w := range writes {
-						_, _ = io.WriteString(conn, w)
-					}
-				}
-			}()
+			go serve(conn)
 		}
 	}()
-	return requests
 }
 
 // RFC 9110 15.2: a client must parse 1xx responses it did not ask for that

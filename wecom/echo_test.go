@@ -14,22 +14,10 @@ import (
 // protocol's "unknown command: ..."): the error must not quote the key.
 func TestEchoingPeerHidesKey(t *testing.T) {
 	const key = "693a91f6-7f2e-4c1b-9d3e-5a6b7c8d9e0f"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
+	ln := listenLoopback(t)
+	acceptEach(t, ln, func(c net.Conn) { defer c.Close(); _, _ = io.Copy(c, c) })
 	c := NewClient(time.Second)
-	err = c.Send(context.Background(), "http://"+ln.Addr().String()+"/cgi-bin/webhook/send?key="+key, NewMessage(MsgTypeText, "x"))
+	err := c.Send(context.Background(), "http://"+ln.Addr().String()+"/cgi-bin/webhook/send?key="+key, NewMessage(MsgTypeText, "x"))
 	t.Logf("err: %v", err)
 	if err != nil && strings.Contains(err.Error(), key[:8]) {
 		t.Errorf("the error reveals the key: %v", err)

@@ -145,7 +145,7 @@ var errBadRequest = errors.New("bad request")
 // readRequest reads a request with net/http's own parser, and its body,
 // refusing what net/http's server refuses of an HTTP/1.1 POST on top: no
 // Host or an invalid one, an invalid header name or value, a body over
-// maxLeanBody. It returns the reader's error at the end of the connection.
+// maxBody. It returns the reader's error at the end of the connection.
 func readRequest(r *bufio.Reader) (*http.Request, []byte, error) {
 	req, err := http.ReadRequest(r)
 	if err != nil {
@@ -169,12 +169,12 @@ func readRequest(r *bufio.Reader) (*http.Request, []byte, error) {
 			}
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxLeanBody+1))
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: body: %v", errBadRequest, err)
 	}
-	if len(body) > maxLeanBody {
-		return nil, nil, fmt.Errorf("%w: body over %d bytes", errBadRequest, maxLeanBody)
+	if len(body) > maxBody {
+		return nil, nil, fmt.Errorf("%w: body over %d bytes", errBadRequest, maxBody)
 	}
 	return req, body, nil
 }
@@ -203,6 +203,3 @@ func (s *LeanServer) check(u *url.URL, contentType string, body []byte) (int, st
 	_, code, why := Validate(contentType, body)
 	return code, why
 }
-
-// maxLeanBody is the largest body LeanServer reads, as Server does.
-const maxLeanBody = 1 << 20

@@ -160,13 +160,17 @@ func (s *Server) CountErrcode(errcode int) int {
 	return n
 }
 
+// maxBody is the most of a request's body the fakes read: far over any
+// message WeCom takes.
+const maxBody = 1 << 20
+
 func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	key := req.URL.Query().Get("key")
-	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxBody))
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
