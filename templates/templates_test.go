@@ -300,6 +300,17 @@ func BenchmarkDefaultMarkdown(b *testing.B) {
 	}
 }
 
+// BenchmarkNeutralizeHostile neutralises a 1 MiB label of '@' and zero-width
+// spaces, the worst case of mentionAt's look around each '@'.
+// Run: go test -run '^$' -bench NeutralizeHostile ./templates
+func BenchmarkNeutralizeHostile(b *testing.B) {
+	s := strings.Repeat("@\u200b", 1<<20/4)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		Neutralize(s)
+	}
+}
+
 // BenchmarkSanitize copies a real two-alert payload with its text neutralised.
 func BenchmarkSanitize(b *testing.B) {
 	d := loadPayload(b, "firing-two-alerts")
